@@ -1,0 +1,1 @@
+"""The adpo-rl agent zoo (installed as ``adpo_rl.agents``)."""

@@ -1,0 +1,1 @@
+"""The adpo-rl gymnasium environment suite (installed as ``adpo_rl.envs``)."""
