@@ -1,0 +1,175 @@
+"""Hyperparameters per (algorithm, environment) from ``agents/hyperparams/<algo>.yml``, rl-zoo style."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from stable_baselines3.common.utils import LinearSchedule
+from torch import nn
+
+HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
+# Keys of a yml entry that configure the run rather than the algorithm's constructor.
+RUN_KEYS = ("n_timesteps", "n_envs", "policy", "normalize", "env_kwargs")
+# Constructor arguments that accept an SB3 schedule, written "lin_<start>" in the yml.
+SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """
+    Everything needed to build a model for one (algorithm, environment).
+
+    :param algo: algorithm name
+    :param env: environment name as given
+    :param source: the yml entry the values came from (``"CartPole-v1"``, ``"bandit"``, ``"default"``)
+    :param hyperparams: the merged entry (yml, preset, overrides) as plain data, for logs and result files
+    :param policy: policy alias (``"MlpPolicy"``)
+    :param n_envs: number of environment copies
+    :param n_timesteps: the entry's training budget in environment steps
+    :param normalize: ``VecNormalize`` arguments, or None
+    :param env_kwargs: extra environment constructor arguments
+    :param algo_kwargs: constructor arguments, parsed (schedules and activation classes built)
+    """
+
+    algo: str
+    env: str
+    source: str
+    hyperparams: dict[str, Any]
+    policy: str
+    n_envs: int
+    n_timesteps: int
+    normalize: dict[str, Any] | None
+    env_kwargs: dict[str, Any]
+    algo_kwargs: dict[str, Any]
+
+
+def load_hyperparams_file(algo: str) -> dict[str, dict[str, Any]]:
+    """
+    :param algo: algorithm name
+    :return: the parsed ``agents/hyperparams/<algo>.yml`` (entry name -> entry)
+    """
+    path = HYPERPARAMS_DIR / f"{algo}.yml"
+    with path.open() as file:
+        return yaml.safe_load(file) or {}
+
+
+def select_entry(entries: dict[str, dict[str, Any]], names: list[str]) -> tuple[str, dict[str, Any]]:
+    """
+    :param entries: a hyperparameter file's entries
+    :param names: candidate entry names, most specific first (``"default"`` is tried last)
+    :return: the first present name and a copy of its entry
+    """
+    for name in [*names, "default"]:
+        if name in entries:
+            return name, copy.deepcopy(entries[name])
+    raise KeyError(f"no entry for any of {names} and no 'default' entry")
+
+
+def apply_overrides(hyperparams: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """
+    :param hyperparams: an entry (not modified)
+    :param overrides: values to set; a dotted key (``policy_kwargs.net_arch``) sets one item of a nested dict
+    :return: the updated copy
+    """
+    merged = copy.deepcopy(hyperparams)
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = merged
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"cannot set {key!r}: {part!r} is not a dict")
+        node[leaf] = copy.deepcopy(value)
+    return merged
+
+
+def parse_schedule(value: Any) -> Any:
+    """
+    :param value: a number or ``"lin_<start>"``
+    :return: the number, or a schedule decaying linearly from ``start`` to 0 over training
+    """
+    if isinstance(value, str) and value.startswith("lin_"):
+        return LinearSchedule(float(value[len("lin_") :]), 0.0, 1.0)
+    return value
+
+
+def parse_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """
+    :param policy_kwargs: policy arguments from yml; ``activation_fn`` may name a ``torch.nn`` class (``ReLU``)
+    :return: arguments ready for the policy constructor
+    """
+    parsed = dict(policy_kwargs)
+    activation = parsed.get("activation_fn")
+    if isinstance(activation, str):
+        name = activation.removeprefix("nn.")
+        if not isinstance(getattr(nn, name, None), type):
+            raise ValueError(f"activation_fn {activation!r} is not a torch.nn module (e.g. ReLU, Tanh)")
+        parsed["activation_fn"] = getattr(nn, name)
+    return parsed
+
+
+def parse_normalize(value: Any) -> dict[str, Any] | None:
+    """
+    :param value: ``true``/``false`` or a dict of ``VecNormalize`` arguments
+    :return: ``VecNormalize`` arguments, or None for no normalisation
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    raise ValueError(f"normalize must be true, false or a dict of VecNormalize arguments, not {value!r}")
+
+
+def get_agent_config(
+    algo: str,
+    env: str,
+    *,
+    env_id: str | None = None,
+    is_bandit: bool = False,
+    preset: dict[str, Any] | None = None,
+    n_envs: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> AgentConfig:
+    """
+    Merge, in order: the yml entry for (algo, env), the algorithm's preset, the user's overrides.
+
+    The entry is looked up by ``env`` as given, then ``env_id``, then ``"bandit"`` for bandits, then ``"default"``.
+
+    :param algo: algorithm name
+    :param env: environment name as given (a gymnasium id or a scenario name)
+    :param env_id: the gymnasium id ``env`` resolves to
+    :param is_bandit: whether to fall back on the ``bandit`` entry
+    :param preset: constructor arguments that define the algorithm (see :class:`agents.registry.AlgoSpec`)
+    :param n_envs: number of copies, over the entry's ``n_envs``
+    :param overrides: ``{key: value}`` over everything else (dotted keys reach into dicts)
+    :return: the configuration
+    """
+    names = [env] + ([env_id] if env_id and env_id != env else []) + (["bandit"] if is_bandit else [])
+    source, entry = select_entry(load_hyperparams_file(algo), names)
+    hyperparams = apply_overrides({**entry, **(preset or {})}, overrides or {})
+    if n_envs is not None:
+        hyperparams["n_envs"] = n_envs
+    algo_kwargs = {key: value for key, value in hyperparams.items() if key not in RUN_KEYS}
+    for key in SCHEDULE_KEYS:
+        if key in algo_kwargs:
+            algo_kwargs[key] = parse_schedule(algo_kwargs[key])
+    if "policy_kwargs" in algo_kwargs:
+        algo_kwargs["policy_kwargs"] = parse_policy_kwargs(algo_kwargs["policy_kwargs"])
+    return AgentConfig(
+        algo=algo,
+        env=env,
+        source=source,
+        hyperparams=hyperparams,
+        policy=hyperparams.get("policy", "MlpPolicy"),
+        n_envs=int(hyperparams.get("n_envs", 1)),
+        n_timesteps=int(hyperparams.get("n_timesteps", 100_000)),
+        normalize=parse_normalize(hyperparams.get("normalize")),
+        env_kwargs=dict(hyperparams.get("env_kwargs") or {}),
+        algo_kwargs=algo_kwargs,
+    )
