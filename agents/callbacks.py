@@ -96,9 +96,13 @@ class EvalLogCallback(BaseCallback):
         if self.model.get_vec_normalize_env() is not None:
             sync_envs_normalization(self.training_env, self.eval_env)
         rewards, _ = evaluate_policy(
-            self.model, self.eval_env, n_eval_episodes=self.n_eval_episodes, deterministic=self.deterministic,
-            return_episode_rewards=True, warn=False,
-        )  # fmt: skip
+            self.model,
+            self.eval_env,
+            n_eval_episodes=self.n_eval_episodes,
+            deterministic=self.deterministic,
+            return_episode_rewards=True,
+            warn=False,
+        )
         mean = sum(rewards) / len(rewards)
         std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / len(rewards))
         metrics: dict[str, float] = {"eval/mean_reward": float(mean), "eval/std_reward": float(std)}

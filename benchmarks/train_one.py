@@ -1,0 +1,200 @@
+"""Train and evaluate one benchmark run, writing its TensorBoard events, ``eval.csv`` and ``result.json``."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+from adpo_rl.agents import EvalLogCallback, get_config, make_env, make_model, resolve_env
+from adpo_rl.agents.callbacks import write_atomically
+from run_plan import EVAL_FILE, RESULT_FILE, RunSpec
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.logger import configure
+
+# The evaluation env gets its own seed stream so that evaluation contexts differ from training ones.
+EVAL_SEED_OFFSET = 1_000_000
+# Held-out contexts per bandit evaluation (win-mass and regret are averages over contexts).
+BANDIT_EVAL_CONTEXTS = 1000
+Progress = Callable[[int], None]
+
+
+class ProgressCallback(BaseCallback):
+    """
+    Report ``num_timesteps`` to a function at most every ``min_interval_s`` seconds (and at the end).
+
+    :param report: called with the number of environment steps done
+    :param min_interval_s: minimum seconds between reports
+    """
+
+    def __init__(self, report: Progress, min_interval_s: float = 0.5):
+        super().__init__()
+        self.report = report
+        self.min_interval_s = min_interval_s
+        self._last = -math.inf
+
+    def _on_step(self) -> bool:
+        now = time.monotonic()
+        if now - self._last >= self.min_interval_s:
+            self._last = now
+            self.report(self.num_timesteps)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.report(self.num_timesteps)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages that decide a run's numbers."""
+    found = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in ("adpo-rl", "stable-baselines3", "torch", "gymnasium", "numpy"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def finite_or_none(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite_or_none(item) for item in value]
+    return value
+
+
+def bandit_metrics_fn(eval_env) -> Callable[[Any], dict[str, float]]:
+    """``eval/win_mass`` and ``eval/regret`` of a model on held-out bandit contexts."""
+    from adpo_rl.envs.metrics import bandit_metrics
+
+    def metrics(model) -> dict[str, float]:
+        values = bandit_metrics(model, eval_env, n_contexts=BANDIT_EVAL_CONTEXTS)
+        return {key if "/" in key else f"eval/{key}": value for key, value in values.items()}
+
+    return metrics
+
+
+def best_eval(history: list[dict[str, float]]) -> dict[str, float] | None:
+    """The evaluation with the highest finite mean reward."""
+    finite = [row for row in history if math.isfinite(row["mean_reward"])]
+    return max(finite, key=lambda row: row["mean_reward"]) if finite else None
+
+
+def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
+    """
+    Train ``spec`` to completion and write its result; never raises for a failing run, so one bad run cannot
+    take the others' results with it.
+
+    :param spec: the run (its folder exists)
+    :param report: progress function (environment steps done), or None
+    :return: ``{"status": "ok" | "failed" | "interrupted", "run_dir", "label", "error", "final_eval"}``
+    """
+    torch.set_num_threads(spec.torch_threads)
+    run_dir = Path(spec.run_dir)
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    start = time.perf_counter()
+    status, error, previous_handler = "ok", None, None
+    env, model, eval_env, evaluator, config = None, None, None, None, None
+    try:
+        env = resolve_env(spec.env)
+        config = get_config(spec.algo, env, n_envs=spec.n_envs, overrides=spec.overrides)
+        model = make_model(
+            spec.algo,
+            spec.env,
+            seed=spec.seed,
+            device=spec.device,
+            n_envs=spec.n_envs,
+            overrides=spec.overrides,
+            verbose=spec.verbose,
+        )
+        model.set_logger(configure(str(run_dir), ["stdout", "tensorboard"] if spec.verbose else ["tensorboard"]))
+        eval_env = make_env(
+            env,
+            n_envs=1,
+            seed=spec.seed + EVAL_SEED_OFFSET,
+            env_kwargs=config.env_kwargs,
+            normalize=config.normalize,
+            evaluation=True,
+        )
+        evaluator = EvalLogCallback(
+            eval_env,
+            spec.eval_freq,
+            spec.eval_episodes,
+            csv_path=run_dir / EVAL_FILE,
+            extra_metrics=bandit_metrics_fn(eval_env) if env.is_bandit else None,
+        )
+        callbacks: list[BaseCallback] = [evaluator] + ([ProgressCallback(report)] if report else [])
+        model.learn(spec.timesteps, callback=CallbackList(callbacks))
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        # A second Ctrl-C (or the parent forwarding the first) must not cut the result file half-written.
+        previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except Exception:
+        status, error = "failed", traceback.format_exc()
+    wall_time = time.perf_counter() - start
+    history = evaluator.history if evaluator is not None else []
+    num_timesteps = int(model.num_timesteps) if model is not None else 0
+    eval_time = evaluator.eval_time_s if evaluator is not None else 0.0
+    result = {
+        "status": status,
+        "error": error,
+        "config": {
+            **spec.to_dict(),
+            "env_id": env.env_id if env is not None else None,
+            "is_bandit": env.is_bandit if env is not None else None,
+            "hyperparams_source": config.source if config else None,
+            "hyperparams": config.hyperparams if config else None,
+            "torch_device": str(model.device) if model is not None else None,
+            "command": sys.argv,
+        },
+        "versions": versions(),
+        "num_timesteps": num_timesteps,
+        "final_eval": history[-1] if history else None,
+        "best_eval": best_eval(history),
+        "n_evals": len(history),
+        "started_at": started_at,
+        "wall_time_s": wall_time,
+        "eval_time_s": eval_time,
+        # Throughput of training alone: evaluation time is excluded so algorithms compare fairly.
+        "steps_per_s": num_timesteps / max(wall_time - eval_time, 1e-9),
+    }
+    write_atomically(run_dir / RESULT_FILE, json.dumps(finite_or_none(result), indent=2, default=str) + "\n")
+    for closable in (eval_env, model.get_env() if model is not None else None):
+        if closable is not None:
+            closable.close()
+    if previous_handler is not None:
+        signal.signal(signal.SIGINT, previous_handler)
+    return {"status": status, "run_dir": str(run_dir), "label": spec.label, "error": error, "final_eval": result["final_eval"]}
+
+
+_progress_queue = None
+
+
+def init_worker(queue) -> None:
+    """Pool initializer: keep the queue progress reports go to."""
+    global _progress_queue
+    _progress_queue = queue
+
+
+def train_in_worker(index: int, spec: RunSpec) -> dict[str, Any]:
+    """Pool entry point: :func:`train_one`, reporting ``(index, steps)`` to the parent's queue."""
+    queue = _progress_queue
+
+    def report(steps: int) -> None:
+        if queue is not None:
+            queue.put((index, steps))
+
+    return train_one(spec, report)
