@@ -1,0 +1,232 @@
+"""
+Summarise a runs folder written by benchmarks/run.py: a markdown table per environment and a PNG of learning curves.
+
+    python benchmarks/report.py runs                 # print the tables, write runs/results.md and runs/plots/*.png
+    python benchmarks/report.py runs --out docs/     # refresh the docs assets (docs/results.md, docs/plots/*.png)
+
+Per algorithm: the final evaluation return (mean ± 95% Student-t CI over seeds), the environment steps to reach
+the env's reward threshold (gymnasium spec's reward_threshold; on bandits win_mass >= 0.8), training throughput,
+and on bandits the final win-mass and regret. Only finished runs count (result.json status "ok"); a seed run
+several times counts once (its latest run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stats import curve_mean_ci, mean_ci
+
+RESULT_FILE = "result.json"
+EVAL_FILE = "eval.csv"
+BANDIT_WIN_MASS_THRESHOLD = 0.8
+
+
+@dataclass
+class Run:
+    """A finished run: its result file and its evaluations (column name -> values, by ``timesteps``)."""
+
+    result: dict[str, Any]
+    evals: dict[str, np.ndarray]
+
+    @property
+    def env(self) -> str:
+        return self.result["config"]["env"]
+
+    @property
+    def algo(self) -> str:
+        return self.result["config"]["algo"]
+
+    @property
+    def is_bandit(self) -> bool:
+        return bool(self.result["config"].get("is_bandit"))
+
+
+def read_eval_csv(path: Path) -> dict[str, np.ndarray]:
+    """:return: column name -> float array (``nan`` for empty cells)"""
+    with path.open() as file:
+        rows = list(csv.DictReader(file))
+    columns = rows[0].keys() if rows else ()
+    return {key: np.array([float(row[key]) if row[key] not in ("", None) else math.nan for row in rows]) for key in columns}
+
+
+def load_runs(root: Path) -> tuple[list[Run], int]:
+    """
+    :param root: a runs folder (searched recursively for result.json)
+    :return: the finished runs (latest per env, algo and seed) and the number of unfinished or failed ones
+    """
+    latest: dict[tuple[str, str, int], Run] = {}
+    not_ok = 0
+    for path in sorted(root.rglob(RESULT_FILE)):
+        try:
+            result = json.loads(path.read_text())
+        except ValueError:
+            not_ok += 1
+            continue
+        if result.get("status") != "ok" or not (path.parent / EVAL_FILE).exists():
+            not_ok += 1
+            continue
+        run = Run(result, read_eval_csv(path.parent / EVAL_FILE))
+        key = (run.env, run.algo, result["config"]["seed"])
+        if key not in latest or result["started_at"] >= latest[key].result["started_at"]:
+            latest[key] = run
+    return list(latest.values()), not_ok
+
+
+def threshold_of(run: Run) -> tuple[str, float] | None:
+    """:return: (eval column, threshold) the "steps to threshold" column uses, or None when the env has none"""
+    if run.is_bandit:
+        return "win_mass", BANDIT_WIN_MASS_THRESHOLD
+    import gymnasium as gym
+
+    import adpo_rl  # noqa: F401  (registers the adpo_rl ids)
+
+    env_id = run.result["config"].get("env_id") or run.env
+    try:
+        threshold = gym.spec(env_id).reward_threshold
+    except gym.error.Error:
+        return None
+    return ("mean_reward", float(threshold)) if threshold is not None else None
+
+
+def steps_to_threshold(run: Run, column: str, threshold: float) -> float | None:
+    """:return: the first evaluation's environment steps at which ``column >= threshold``, None if never"""
+    values = run.evals.get(column)
+    if values is None:
+        return None
+    reached = np.flatnonzero(values >= threshold)
+    return float(run.evals["timesteps"][reached[0]]) if reached.size else None
+
+
+def format_ci(values: list[float], spec: str = ".4g") -> str:
+    """``mean ± half-width`` in format ``spec`` (``mean`` alone for one seed, ``n/a`` for none)."""
+    mean, half = mean_ci(values)
+    if math.isnan(mean):
+        return "n/a"
+    return format(mean, spec) if math.isnan(half) else f"{format(mean, spec)} ± {format(half, spec)}"
+
+
+def env_table(runs_by_algo: dict[str, list[Run]]) -> str:
+    """The markdown table of one environment (one row per algorithm)."""
+    any_run = next(iter(runs_by_algo.values()))[0]
+    threshold = threshold_of(any_run)
+    bandit = any_run.is_bandit
+    threshold_header = "steps to threshold" if threshold is None else f"steps to {threshold[0]} ≥ {threshold[1]:g}"
+    header = ["algorithm", "seeds", "final eval/mean_reward", threshold_header, "steps/s"]
+    if bandit:
+        header += ["final win_mass", "final regret"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for algo, runs in sorted(runs_by_algo.items()):
+        finals = [r.result["final_eval"] or {} for r in runs]
+        if threshold is None:
+            reach = "n/a"
+        else:
+            steps = [steps_to_threshold(r, *threshold) for r in runs]
+            hit = [s for s in steps if s is not None]
+            reach = (format_ci(hit, ".0f") if hit else "—") + f" ({len(hit)}/{len(runs)} seeds)"
+        row = [
+            algo,
+            str(len(runs)),
+            format_ci([f.get("mean_reward") for f in finals]),
+            reach,
+            format_ci([r.result["steps_per_s"] for r in runs], ".0f"),
+        ]
+        if bandit:
+            row += [format_ci([f.get("win_mass") for f in finals], ".3f"), format_ci([f.get("regret") for f in finals], ".3g")]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def plot_env(env: str, runs_by_algo: dict[str, list[Run]], path: Path) -> None:
+    """Write the mean ± 95% CI learning curves of every algorithm on ``env`` to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    any_run = next(iter(runs_by_algo.values()))[0]
+    columns = ["mean_reward", "win_mass"] if any_run.is_bandit else ["mean_reward"]
+    threshold = threshold_of(any_run)
+    fig, axes = plt.subplots(1, len(columns), figsize=(6 * len(columns), 4), squeeze=False)
+    for ax, column in zip(axes[0], columns, strict=True):
+        for algo, runs in sorted(runs_by_algo.items()):
+            curves = [(r.evals["timesteps"], r.evals[column]) for r in runs if column in r.evals and len(r.evals[column])]
+            if not curves:
+                continue
+            steps, mean, half = curve_mean_ci(curves)
+            (line,) = ax.plot(steps, mean, label=f"{algo} ({len(curves)} seeds)")
+            if not np.all(np.isnan(half)):
+                ax.fill_between(steps, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+        if threshold is not None and threshold[0] == column:
+            ax.axhline(threshold[1], color="gray", linestyle="--", linewidth=1, label=f"threshold {threshold[1]:g}")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(f"eval/{column}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"{env}: mean ± 95% CI over seeds")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def folder_name(env: str) -> str:
+    """The env name as a file name (same rule as the run folders)."""
+    from adpo_rl.agents.environments import env_folder_name
+
+    return env_folder_name(env)
+
+
+def build_report(root: Path, out: Path) -> str:
+    """
+    :param root: runs folder
+    :param out: where ``results.md`` and ``plots/<env>.png`` go
+    :return: the markdown report
+    """
+    runs, not_ok = load_runs(root)
+    grouped: dict[str, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        grouped[run.env][run.algo].append(run)
+    sections = []
+    for env in sorted(grouped):
+        plot = out / "plots" / f"{folder_name(env)}.png"
+        plot_env(env, grouped[env], plot)
+        sections.append(f"### {env}\n\n{env_table(grouped[env])}\n\n![{env}]({plot.relative_to(out).as_posix()})\n")
+    if not sections:
+        sections.append(f"No finished runs under {root}.\n")
+    if not_ok:
+        sections.append(f"{not_ok} run(s) under {root} unfinished or failed, left out (see their result.json).\n")
+    return "\n".join(sections)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the report of ``RUNS`` and write its files; exit code 1 when there is no finished run."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0].strip(),
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("runs", type=Path, help="runs folder written by benchmarks/run.py")
+    parser.add_argument("--out", type=Path, help="folder for results.md and plots/ (default: the runs folder)")
+    args = parser.parse_args(argv)
+    if not args.runs.is_dir():
+        parser.error(f"{args.runs} is not a folder")
+    out = args.out or args.runs
+    out.mkdir(parents=True, exist_ok=True)
+    report = build_report(args.runs, out)
+    (out / "results.md").write_text(report)
+    print(report)
+    print(f"(written to {out / 'results.md'} and {out / 'plots'}/)")
+    return 0 if "![" in report else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
