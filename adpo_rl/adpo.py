@@ -148,10 +148,12 @@ class ADPO(OffPolicyAlgorithm):
             device=device,
             seed=seed,
             support_multi_env=True,
+            sde_support=False,
         )
-        if self.action_space is not None and not isinstance(self.action_space, SUPPORTED_ACTION_SPACES):
+        action_space = getattr(self, "action_space", None)  # unset while loading without an env
+        if action_space is not None and not isinstance(action_space, SUPPORTED_ACTION_SPACES):
             raise ValueError(
-                f"ADPO does not support the action space {self.action_space}; supported action spaces are: Discrete, Box"
+                f"ADPO does not support the action space {action_space}; supported action spaces are: Discrete, Box"
             )
         self.group_size = group_size
         self.temperature = temperature
@@ -181,7 +183,9 @@ class ADPO(OffPolicyAlgorithm):
     ) -> None:
         """Raise ``ValueError`` naming the bad value (and the valid ones) before anything is built."""
         if not isinstance(group_size, (int, np.integer)) or group_size < 2:
-            raise ValueError(f"group_size must be an integer >= 2 (a group needs two candidates to compare), got {group_size!r}")
+            raise ValueError(
+                f"group_size must be an integer >= 2 (a group needs two candidates to compare), got {group_size!r}"
+            )
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         if not beta > 0:
@@ -193,9 +197,8 @@ class ADPO(OffPolicyAlgorithm):
         if adaptive_temperature is not None:
             unknown = set(adaptive_temperature) - set(ADAPTIVE_TEMPERATURE_KEYS)
             if unknown:
-                raise ValueError(
-                    f"Unknown adaptive_temperature keys {sorted(unknown)}; valid keys are: {', '.join(ADAPTIVE_TEMPERATURE_KEYS)}"
-                )
+                valid = ", ".join(ADAPTIVE_TEMPERATURE_KEYS)
+                raise ValueError(f"Unknown adaptive_temperature keys {sorted(unknown)}; valid keys are: {valid}")
 
     def _setup_model(self) -> None:
         super()._setup_model()
@@ -289,7 +292,7 @@ class ADPO(OffPolicyAlgorithm):
         self.critic.optimizer.zero_grad()
         critic_loss.backward()  # type: ignore[union-attr]
         self.critic.optimizer.step()
-        return float(critic_loss)
+        return critic_loss.item()  # type: ignore[union-attr]
 
     def _group_scores(self, obs: PyTorchObs, group_actions: th.Tensor) -> th.Tensor:
         """Critic scores ``min(Q1, Q2)(s, a_i)`` of a group, ``[B, K]``, in one batched forward pass."""
@@ -324,7 +327,7 @@ class ADPO(OffPolicyAlgorithm):
         loss.backward()
         self.actor.optimizer.step()
         kl = self.actor.kl(params.detach(), anchor_params).mean()
-        return float(loss), float(kl), float(target_entropy)
+        return loss.item(), kl.item(), target_entropy.item()
 
     def _preference_loss(
         self, logp: th.Tensor, logp_anchor: th.Tensor, scores: th.Tensor, target: th.Tensor, temperature: float

@@ -261,7 +261,9 @@ class DiscreteCritic(BasePolicy):
         n_critics: int = 2,
         share_features_extractor: bool = False,
     ) -> None:
-        super().__init__(observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images)
+        super().__init__(
+            observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images
+        )
         self.n_critics = n_critics
         self.q_networks = nn.ModuleList(
             nn.Sequential(*create_mlp(features_dim, int(action_space.n), net_arch, activation_fn)) for _ in range(n_critics)

@@ -27,8 +27,14 @@ def test_every_anchor_mode_trains(env_id: str, anchor: str) -> None:
 @pytest.mark.parametrize("env_id", ENVS)
 @pytest.mark.parametrize(
     "loss, target",
-    [("listwise", "soft"), ("listwise", "hard"), ("listwise", "kde"), ("pairwise", "soft"), ("pairwise", "hard"),
-     ("plackett_luce", "soft")],
+    [
+        ("listwise", "soft"),
+        ("listwise", "hard"),
+        ("listwise", "kde"),
+        ("pairwise", "soft"),
+        ("pairwise", "hard"),
+        ("plackett_luce", "soft"),
+    ],
 )
 def test_every_loss_and_target_trains(env_id: str, loss: str, target: str) -> None:
     model = _short_run(env_id, loss=loss, target=target, policy_kwargs=dict(net_arch=[32]))
@@ -39,8 +45,14 @@ def test_every_loss_and_target_trains(env_id: str, loss: str, target: str) -> No
 def test_multi_env_and_adaptive_temperature() -> None:
     env = make_vec_env("Pendulum-v1", n_envs=2, seed=0)
     model = ADPO(
-        "MlpPolicy", env, learning_starts=20, batch_size=16, group_size=4, seed=0,
-        adaptive_temperature=dict(a=0.5, b=0.5, t_min=0.1, t_max=5.0), policy_kwargs=dict(net_arch=[16]),
+        "MlpPolicy",
+        env,
+        learning_starts=20,
+        batch_size=16,
+        group_size=4,
+        seed=0,
+        adaptive_temperature=dict(a=0.5, b=0.5, t_min=0.1, t_max=5.0),
+        policy_kwargs=dict(net_arch=[16]),
     )
     model.learn(100)
     assert model.num_timesteps == 100

@@ -12,8 +12,16 @@ from adpo_rl import ADPO
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
 @pytest.mark.parametrize("anchor", ["fixed", "kl_triggered"])
 def test_save_load_identical(tmp_path: Path, env_id: str, anchor: str) -> None:
-    model = ADPO("MlpPolicy", env_id, learning_starts=50, batch_size=32, group_size=4, anchor=anchor, seed=1,
-                 policy_kwargs=dict(net_arch=[32, 32]))
+    model = ADPO(
+        "MlpPolicy",
+        env_id,
+        learning_starts=50,
+        batch_size=32,
+        group_size=4,
+        anchor=anchor,
+        seed=1,
+        policy_kwargs=dict(net_arch=[32, 32]),
+    )
     model.learn(300)
     observations = np.stack([model.observation_space.sample() for _ in range(20)])
     actions, _ = model.predict(observations, deterministic=True)

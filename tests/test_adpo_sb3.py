@@ -8,8 +8,14 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from adpo_rl import ADPO
 
-TRAIN_TAGS = ["train/actor_loss", "train/critic_loss", "train/anchor_kl", "train/anchor_updates",
-              "train/target_entropy", "train/temperature"]
+TRAIN_TAGS = [
+    "train/actor_loss",
+    "train/critic_loss",
+    "train/anchor_kl",
+    "train/anchor_updates",
+    "train/target_entropy",
+    "train/temperature",
+]
 
 
 class _CountingCallback(BaseCallback):
@@ -19,15 +25,23 @@ class _CountingCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         self.calls += 1
-        return self.calls < 120  # stops training early
+        return self.calls < 450  # stops training early, after two 200-step episodes
 
 
 def test_tensorboard_tags_callbacks_and_progress_bar(tmp_path: Path) -> None:
-    model = ADPO("MlpPolicy", "Pendulum-v1", learning_starts=20, batch_size=16, group_size=4, seed=0,
-                 tensorboard_log=str(tmp_path), policy_kwargs=dict(net_arch=[16]))
+    model = ADPO(
+        "MlpPolicy",
+        "Pendulum-v1",
+        learning_starts=20,
+        batch_size=16,
+        group_size=4,
+        seed=0,
+        tensorboard_log=str(tmp_path),
+        policy_kwargs=dict(net_arch=[16]),
+    )
     callback = _CountingCallback()
     model.learn(1000, callback=callback, progress_bar=True, log_interval=1)
-    assert callback.calls == 120 and model.num_timesteps == 120
+    assert callback.calls == 450 and model.num_timesteps == 450
 
     run_dirs = list(tmp_path.glob("ADPO_*"))
     assert len(run_dirs) == 1
