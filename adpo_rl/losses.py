@@ -56,15 +56,28 @@ def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     return loss
 
 
+def _half_offsets(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Offsets from the group maximum, halved: d = (S - max S) / 2, and the group's half-range r = -min d.
+
+    Halving first keeps d finite for any finite scores (even +-3e38 in float32), and subtracting close
+    numbers is exact, so huge scores with small differences (1e8 + 1e3 vs 1e8) lose no precision here.
+    r is replaced by 1 in all-equal groups (where d = 0), so that d / r is always defined.
+    """
+    half = scores * 0.5
+    d = half - half.amax(dim=-1, keepdim=True)
+    r = -d.amin(dim=-1, keepdim=True)
+    return d, torch.where(r > 0, r, torch.ones_like(r))
+
+
 def group_advantages(scores: torch.Tensor, normalize: str = "zscore", eps: float = 1e-6) -> torch.Tensor:
     """Group-normalised scores (the advantages A of ARCHITECTURE.md section 2; GRPO uses the same).
 
     ``zscore``: A_i = (S_i - mean S) / (std S + eps), with the population std (divisor K, so a group of
     one gives A = 0). ``center``: A_i = S_i - mean S. ``none``: A_i = S_i.
 
-    For ``zscore`` the scores are first divided by the group's largest magnitude m (and eps by m too),
-    which leaves the formula unchanged but keeps the squares finite for scores of any size; groups whose
-    scores are all equal get A = 0 exactly.
+    The statistics are computed on (S - max S) / range(S), which leaves the formula unchanged but keeps
+    every intermediate finite and exact for scores of any size; all-equal groups get A = 0 exactly.
+    (Only ``center`` itself can overflow, when the group's range exceeds the dtype's largest number.)
 
     :param scores: scores S, shape [..., K]; integer tensors are converted to float.
     :param normalize: "zscore" (default), "center" or "none".
@@ -75,24 +88,21 @@ def group_advantages(scores: torch.Tensor, normalize: str = "zscore", eps: float
     scores = _as_float(scores)
     if normalize == "none":
         return scores
-    if normalize == "center":
-        return scores - scores.mean(dim=-1, keepdim=True)
-    scale = scores.abs().amax(dim=-1, keepdim=True)
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    x = scores / scale
+    d, r = _half_offsets(scores)
+    x = d / r  # in [-1, 0]; S - mean S = 2 r (x - mean x)
     centred = x - x.mean(dim=-1, keepdim=True)
+    if normalize == "center":
+        return centred * (2 * r)
     std = centred.square().mean(dim=-1, keepdim=True).sqrt()
-    z = centred / (std + eps / scale)
-    constant = scores.amax(dim=-1, keepdim=True) == scores.amin(dim=-1, keepdim=True)
-    return torch.where(constant, torch.zeros_like(z), z)
+    return centred / (std + eps / (2 * r))
 
 
 def _kde_logits(scores: torch.Tensor) -> torch.Tensor:
     """logit of the Gaussian-kernel-smoothed empirical CDF of each group's scores (see ``group_targets``)."""
     k = scores.shape[-1]
-    # Dividing by the largest magnitude changes nothing below (F is scale-invariant) but keeps it finite.
-    scale = scores.abs().amax(dim=-1, keepdim=True)
-    x = scores / torch.where(scale > 0, scale, torch.ones_like(scale))
+    # F is shift- and scale-invariant, so work on (S - max S) / range(S), which is finite for any scores.
+    d, r = _half_offsets(scores)
+    x = d / r
     median = x.quantile(0.5, dim=-1, keepdim=True)
     deviation = (x - median).abs()
     sigma = _MAD_TO_STD * deviation.quantile(0.5, dim=-1, keepdim=True)
@@ -148,12 +158,14 @@ def group_targets(
         best = best.to(scores.dtype)
         return best / best.sum(dim=-1, keepdim=True)
     if kind == "kde":
-        logits = _kde_logits(scores)
+        logits = _kde_logits(scores) / beta
+    elif normalize == "zscore":
+        logits = group_advantages(scores, normalize, eps) / beta
     else:
-        logits = group_advantages(scores, normalize, eps)
-        # Subtracting the max first keeps raw scores (normalize="none") of any size finite after / beta.
-        logits = logits - logits.amax(dim=-1, keepdim=True)
-    return torch.softmax(logits / beta, dim=-1)
+        # softmax is shift-invariant, so "center" and "none" both give softmax((S - max S) / beta), computed
+        # from the halved offsets: finite for any scores (tiny beta only sends the losers to -inf, weight 0).
+        logits = _half_offsets(scores)[0] / (0.5 * beta)
+    return torch.softmax(logits, dim=-1)
 
 
 def anchored_logits(
@@ -235,9 +247,13 @@ def pairwise_loss(
     scores = _as_float(scores)
     if labels == "hard":
         y = ((scores[..., i] > scores[..., j]).to(u.dtype) + (scores[..., i] >= scores[..., j]).to(u.dtype)) / 2
-    else:
+    elif normalize == "zscore":
         s = group_advantages(scores, normalize)
         y = torch.sigmoid((s[..., i] - s[..., j]) / beta).to(u.dtype)
+    else:
+        # S_i - S_j from the halved offsets: finite for any scores ("center" and "none" agree here).
+        d_half = _half_offsets(scores)[0]
+        y = torch.sigmoid((d_half[..., i] - d_half[..., j]) / (0.5 * beta)).to(u.dtype)
     loss = -(y * F.logsigmoid(d) + (1 - y) * F.logsigmoid(-d)).mean(dim=-1)
     return _reduce(loss, reduction)
 

@@ -190,3 +190,48 @@ def test_bad_inputs_raise_value_error():
         make_anchor("on_policy", actor, nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 3)))
     with pytest.raises(ValueError, match=r"must be torch.nn.Module"):
         make_anchor("fixed", actor, {"weight": torch.zeros(1)})
+
+
+def test_strategies_follow_modules_moved_after_construction():
+    # module.to() replaces buffer tensors: the strategy must act on the module's current tensors.
+    actor, anchor = _pair()
+    strategy = make_anchor("ema", actor, anchor, rate=0.5)
+    actor.double()
+    anchor.double()
+    _train_step_double = actor(torch.randn(8, 4, dtype=torch.float64)).sum()  # updates running stats
+    del _train_step_double
+    old, new_actor = _state(anchor), _state(actor)
+    strategy.after_gradient_step(0.0)
+    torch.testing.assert_close(anchor[1].running_mean, 0.5 * old["1.running_mean"] + 0.5 * new_actor["1.running_mean"])
+    strategy.refresh()
+    _assert_equal_state(_state(anchor), _state(actor))
+
+
+def test_on_policy_and_kl_triggered_in_a_training_loop_count_updates():
+    # The counting pattern the algorithm uses: train() calls with several gradient steps each.
+    actor, anchor = _pair()
+    on_policy = make_anchor("on_policy", actor, anchor)
+    optimizer = torch.optim.Adam(actor.parameters(), lr=1e-2)
+    anchor_updates = 0
+    for _ in range(4):
+        anchor_updates += on_policy.on_train_start()
+        for _ in range(3):
+            _train_step(actor, optimizer)
+            anchor_updates += on_policy.after_gradient_step(kl=1.0)
+    assert anchor_updates == on_policy.num_updates == 4
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_strategies_on_cuda():
+    actor, anchor = _pair()
+    actor.cuda()
+    anchor.cuda()
+    for mode in ANCHOR_MODES:
+        strategy = make_anchor(mode, actor, anchor)
+        strategy.on_train_start()
+        strategy.after_gradient_step(torch.tensor(1.0, device="cuda"))
+    strategy = make_anchor("ema", actor, anchor, rate=1.0)
+    _train_step(actor, torch.optim.SGD(actor.parameters(), lr=0.1))
+    strategy.after_gradient_step(0.0)
+    _assert_equal_state(_state(anchor), _state(actor))

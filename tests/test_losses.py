@@ -26,6 +26,7 @@ HUGE_SCORES = [
     [7.0, 7.0, 7.0, 7.0],
     [-1e8, -1e8, -1e8, -1e8],
     [1e30, -1e30, 1e-30, 0.0],
+    [3e38, -3e38, 1.0, 0.0],  # near float32's largest number: S_i - S_j overflows unless handled
 ]
 
 
@@ -363,3 +364,102 @@ def test_bad_arguments_raise_value_error_naming_value_and_choices():
         adaptive_temperature(0.0, 0.5, 0.5)
     with pytest.raises(ValueError, match=r"t_max must be >= t_min"):
         adaptive_temperature(1.0, 0.5, 0.5, t_min=2.0, t_max=1.0)
+
+
+# --- further properties a caller relies on -------------------------------------------------------------------
+
+
+def test_losses_invariant_to_a_per_group_shift_of_the_log_probs():
+    # Anchored logits only matter up to a constant per group: e.g. an unnormalised student or anchor.
+    logp, logp_ref = _log_probs(5, 4, seed=14), _log_probs(5, 4, seed=15)
+    scores = torch.randn(5, 4, dtype=torch.float64)
+    shift = torch.randn(5, 1, dtype=torch.float64) * 10
+    target = group_targets(scores)
+    for loss_fn in (
+        lambda lp, lr: listwise_loss(lp, lr, target, 0.5),
+        lambda lp, lr: pairwise_loss(lp, lr, scores, 0.5),
+        lambda lp, lr: plackett_luce_loss(lp, lr, scores, 0.5),
+    ):
+        torch.testing.assert_close(loss_fn(logp + shift, logp_ref), loss_fn(logp, logp_ref))
+        torch.testing.assert_close(loss_fn(logp, logp_ref - shift), loss_fn(logp, logp_ref))
+
+
+def test_anchor_broadcasts_over_the_batch():
+    logp = _log_probs(6, 4, seed=16)
+    uniform = torch.full((4,), -math.log(4), dtype=torch.float64)
+    target = group_targets(torch.randn(6, 4, dtype=torch.float64))
+    torch.testing.assert_close(listwise_loss(logp, uniform, target), listwise_loss(logp, uniform.expand(6, 4), target))
+
+
+def test_groups_of_one_are_harmless():
+    scores = torch.tensor([[3.0], [-1e8]])
+    for kind in ("soft", "hard", "kde"):
+        torch.testing.assert_close(group_targets(scores, kind), torch.ones(2, 1))
+    assert (group_advantages(scores) == 0).all()
+    logp = torch.zeros(2, 1, requires_grad=True)
+    loss = listwise_loss(logp, torch.zeros(2, 1), group_targets(scores)) + plackett_luce_loss(logp, torch.zeros(2, 1), scores)
+    loss.backward()
+    assert loss.item() == 0.0
+    assert torch.isfinite(logp.grad).all()
+
+
+def test_soft_target_sharpens_as_beta_falls_and_approaches_hard():
+    scores = torch.tensor([[0.1, 2.0, -1.0, 1.5]])
+    entropies = []
+    for beta in (10.0, 1.0, 0.1, 0.001):
+        q = group_targets(scores, "soft", beta=beta)
+        entropies.append(-(q * q.log()).sum().item())
+    assert entropies == sorted(entropies, reverse=True)
+    torch.testing.assert_close(group_targets(scores, "soft", beta=1e-3), group_targets(scores, "hard"))
+
+
+def test_kde_target_of_a_two_candidate_group():
+    # median 0.5, MAD 0.5, h = 1.06 * 1.4826 * 0.5 * 2^(-1/5); F = (1/2 + Phi(+-1/h)) / 2.
+    q = group_targets(torch.tensor([[0.0, 1.0]], dtype=torch.float64), "kde")
+    h = 1.06 * 1.4826 * 0.5 * 2 ** (-0.2)
+    f_hi = (0.5 + 0.5 * (1 + math.erf(1 / h / math.sqrt(2)))) / 2
+    logit_hi = math.log(f_hi / (1 - f_hi))
+    expected = torch.softmax(torch.tensor([[-logit_hi, logit_hi]], dtype=torch.float64), -1)
+    torch.testing.assert_close(q, expected)
+
+
+def test_pairwise_soft_labels_on_raw_scores():
+    logp, logp_ref = _log_probs(1, 2, seed=17), _log_probs(1, 2, seed=18)
+    scores = torch.tensor([[2.0, 1.5]], dtype=torch.float64)
+    d = ((logp - logp_ref)[0, 0] - (logp - logp_ref)[0, 1]) / 0.5
+    y = torch.sigmoid(torch.tensor(0.5 / 0.25, dtype=torch.float64))
+    expected = -(y * F.logsigmoid(d) + (1 - y) * F.logsigmoid(-d))
+    got = pairwise_loss(logp, logp_ref, scores, temperature=0.5, beta=0.25, normalize="none")
+    torch.testing.assert_close(got, expected)
+
+
+def test_float32_gradients_match_float64_for_huge_scores():
+    # The same scores in both precisions (1e8 - 5e2 is not a float32 number): only the computation differs.
+    scores = torch.tensor(HUGE_SCORES[:3], dtype=torch.float32).double()
+    grads = {}
+    for dtype in (torch.float32, torch.float64):
+        logp = _log_probs(3, 4, seed=19).to(dtype).requires_grad_(True)
+        logp_ref = _log_probs(3, 4, seed=20).to(dtype)
+        s = scores.to(dtype)
+        loss = listwise_loss(logp, logp_ref, group_targets(s, "soft"), 0.5) + pairwise_loss(logp, logp_ref, s, 0.5)
+        loss = loss + listwise_loss(logp, logp_ref, group_targets(s, "kde"), 0.5)
+        loss.backward()
+        grads[dtype] = logp.grad.double()
+    torch.testing.assert_close(grads[torch.float32], grads[torch.float64], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_losses_run_on_cuda_and_match_cpu():
+    logp, logp_ref = _log_probs(8, 5, seed=21), _log_probs(8, 5, seed=22)
+    scores = torch.randn(8, 5, dtype=torch.float64)
+    for loss_fn in (
+        lambda lp, lr, s: listwise_loss(lp, lr, group_targets(s, "kde"), 0.5),
+        lambda lp, lr, s: listwise_loss(lp, lr, group_targets(s, "soft"), 0.5),
+        lambda lp, lr, s: pairwise_loss(lp, lr, s, 0.5),
+        lambda lp, lr, s: plackett_luce_loss(lp, lr, s, 0.5, top_k=3),
+        lambda lp, lr, s: grpo_loss(lp, lr, s),
+    ):
+        on_cuda = loss_fn(logp.cuda(), logp_ref.cuda(), scores.cuda())
+        assert on_cuda.device.type == "cuda"
+        torch.testing.assert_close(on_cuda.cpu(), loss_fn(logp, logp_ref, scores))
