@@ -1,5 +1,7 @@
 """adpo-rl: Anchored Direct Preference Optimization (ADPO) for online reinforcement learning."""
 
+from adpo_rl.adpo import ADPO
+from adpo_rl.policies import ADPOPolicy
 from adpo_rl.version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["ADPO", "ADPOPolicy", "__version__"]

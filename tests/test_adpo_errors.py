@@ -1,0 +1,76 @@
+"""Bad hyperparameters and unsupported spaces fail early with a message naming the bad value and the valid ones."""
+
+import re
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium import spaces
+
+from adpo_rl import ADPO
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(group_size=1), "group_size must be an integer >= 2"),
+        (dict(group_size=2.5), "group_size must be an integer >= 2"),
+        (dict(temperature=0.0), "temperature must be > 0"),
+        (dict(temperature=-1.0), "temperature must be > 0"),
+        (dict(beta=0.0), "beta must be > 0"),
+        (
+            dict(anchor="sometimes"),
+            "Unknown anchor 'sometimes'; valid choices are: 'fixed', 'on_policy', 'ema', 'kl_triggered'",
+        ),
+        (dict(loss="hinge"), "Unknown loss 'hinge'; valid choices are: 'listwise', 'pairwise', 'plackett_luce'"),
+        (dict(target="median"), "Unknown target 'median'; valid choices are: 'soft', 'hard', 'kde'"),
+        (dict(normalize="minmax"), "Unknown normalize 'minmax'"),
+        (dict(adaptive_temperature=dict(c=1.0)), "Unknown adaptive_temperature keys"),
+    ],
+)
+def test_invalid_hyperparameters(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ADPO("MlpPolicy", "CartPole-v1", **kwargs)
+
+
+def test_invalid_anchor_kwargs() -> None:
+    with pytest.raises(ValueError):
+        ADPO("MlpPolicy", "CartPole-v1", anchor="ema", anchor_kwargs=dict(rate=2.0))
+
+
+class _SpaceEnv(gym.Env):
+    def __init__(self, action_space: spaces.Space) -> None:
+        self.observation_space = spaces.Box(-1, 1, (3,), np.float32)
+        self.action_space = action_space
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(3, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(3, np.float32), 0.0, True, False, {}
+
+
+@pytest.mark.parametrize(
+    "action_space",
+    [spaces.MultiDiscrete([2, 3]), spaces.MultiBinary(3), spaces.Dict({"a": spaces.Discrete(2)})],
+)
+def test_unsupported_action_space(action_space: spaces.Space) -> None:
+    expected = r"ADPO does not support the action space .*; supported action spaces are: Discrete, Box"
+    with pytest.raises(ValueError, match=expected):
+        ADPO("MlpPolicy", _SpaceEnv(action_space))
+
+
+class _NanRewardEnv(_SpaceEnv):
+    def __init__(self) -> None:
+        super().__init__(spaces.Discrete(2))
+
+    def step(self, action):
+        return np.zeros(3, np.float32), float("nan"), True, False, {}
+
+
+def test_nan_reward_is_a_clear_error() -> None:
+    model = ADPO("MlpPolicy", _NanRewardEnv(), learning_starts=10)
+    with pytest.raises(ValueError, match="non-finite reward"):
+        model.learn(20)
+    assert model.replay_buffer.size() == 0
