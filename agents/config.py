@@ -13,7 +13,9 @@ from torch import nn
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 # Keys of a yml entry that configure the run rather than the algorithm's constructor.
-RUN_KEYS = ("n_timesteps", "n_envs", "policy", "normalize", "env_kwargs")
+# "vec_normalize" is rl-zoo's "normalize" (VecNormalize) under an unambiguous name: ADPO's own ``normalize``
+# argument (how group scores are normalised) passes through to the constructor.
+RUN_KEYS = ("n_timesteps", "n_envs", "policy", "vec_normalize", "env_kwargs")
 # Constructor arguments that accept an SB3 schedule, written "lin_<start>" in the yml.
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 
@@ -30,7 +32,7 @@ class AgentConfig:
     :param policy: policy alias (``"MlpPolicy"``)
     :param n_envs: number of environment copies
     :param n_timesteps: the entry's training budget in environment steps
-    :param normalize: ``VecNormalize`` arguments, or None
+    :param vec_normalize: ``VecNormalize`` arguments, or None
     :param env_kwargs: extra environment constructor arguments
     :param algo_kwargs: constructor arguments, parsed (schedules and activation classes built)
     """
@@ -42,7 +44,7 @@ class AgentConfig:
     policy: str
     n_envs: int
     n_timesteps: int
-    normalize: dict[str, Any] | None
+    vec_normalize: dict[str, Any] | None
     env_kwargs: dict[str, Any]
     algo_kwargs: dict[str, Any]
 
@@ -112,7 +114,7 @@ def parse_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def parse_normalize(value: Any) -> dict[str, Any] | None:
+def parse_vec_normalize(value: Any) -> dict[str, Any] | None:
     """
     :param value: ``true``/``false`` or a dict of ``VecNormalize`` arguments
     :return: ``VecNormalize`` arguments, or None for no normalisation
@@ -123,7 +125,7 @@ def parse_normalize(value: Any) -> dict[str, Any] | None:
         return {}
     if isinstance(value, dict):
         return dict(value)
-    raise ValueError(f"normalize must be true, false or a dict of VecNormalize arguments, not {value!r}")
+    raise ValueError(f"vec_normalize must be true, false or a dict of VecNormalize arguments, not {value!r}")
 
 
 def get_agent_config(
@@ -155,6 +157,11 @@ def get_agent_config(
     hyperparams = apply_overrides({**entry, **(preset or {})}, overrides or {})
     if n_envs is not None:
         hyperparams["n_envs"] = n_envs
+    if isinstance(hyperparams.get("normalize"), (bool, dict)):
+        raise ValueError(
+            f"normalize={hyperparams['normalize']!r}: for observation/reward normalisation (rl-zoo's normalize) use "
+            "vec_normalize; normalize is passed to the algorithm (ADPO: group score normalisation 'zscore' or 'none')"
+        )
     algo_kwargs = {key: value for key, value in hyperparams.items() if key not in RUN_KEYS}
     for key in SCHEDULE_KEYS:
         if key in algo_kwargs:
@@ -169,7 +176,7 @@ def get_agent_config(
         policy=hyperparams.get("policy", "MlpPolicy"),
         n_envs=int(hyperparams.get("n_envs", 1)),
         n_timesteps=int(hyperparams.get("n_timesteps", 100_000)),
-        normalize=parse_normalize(hyperparams.get("normalize")),
+        vec_normalize=parse_vec_normalize(hyperparams.get("vec_normalize")),
         env_kwargs=dict(hyperparams.get("env_kwargs") or {}),
         algo_kwargs=algo_kwargs,
     )

@@ -71,7 +71,7 @@ def make_model(
     algo_spec = get_algo_spec(algo)
     env_spec = resolve_env(env_id)
     config = get_config(algo_spec, env_spec, n_envs=n_envs, overrides=overrides)
-    env = make_env(env_spec, config.n_envs, seed=seed, env_kwargs=config.env_kwargs, normalize=config.normalize)
+    env = make_env(env_spec, config.n_envs, seed=seed, env_kwargs=config.env_kwargs, normalize=config.vec_normalize)
     try:
         algo_spec.check_action_space(env_spec.name, env.action_space)
         return build_model(algo_spec, config, env, seed=seed, device=device, tensorboard_log=tensorboard_log, verbose=verbose)

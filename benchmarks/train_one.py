@@ -126,7 +126,7 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
             n_envs=1,
             seed=spec.seed + EVAL_SEED_OFFSET,
             env_kwargs=config.env_kwargs,
-            normalize=config.normalize,
+            normalize=config.vec_normalize,
             evaluation=True,
         )
         evaluator = EvalLogCallback(

@@ -1,0 +1,86 @@
+"""The agent zoo: hyperparameter files, make_model and its errors."""
+
+import inspect
+
+import pytest
+from adpo_rl.agents import (
+    ALGOS,
+    UnknownAlgorithmError,
+    UnknownEnvironmentError,
+    UnsupportedActionSpaceError,
+    get_config,
+    make_model,
+)
+from adpo_rl.agents.config import RUN_KEYS, load_hyperparams_file
+from adpo_rl.agents.environments import BENCHMARK_ENVS
+from gymnasium import spaces
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.vec_env import VecNormalize
+
+from adpo_rl import ADPO
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_every_hyperparameter_entry_names_constructor_arguments(algo):
+    algo_class = ALGOS[algo].load_class()
+    accepted = set(inspect.signature(algo_class.__init__).parameters)
+    entries = load_hyperparams_file(algo)
+    assert "default" in entries
+    for name in entries:
+        config = get_config(algo, "CartPole-v1" if name in ("default", "bandit") else name)
+        unknown = set(config.algo_kwargs) - accepted
+        assert not unknown, f"{algo}.yml entry {name!r}: {sorted(unknown)} are not {algo_class.__name__} arguments"
+        assert config.n_timesteps > 0 and config.n_envs > 0
+
+
+def test_ppo_cartpole_uses_rl_zoo_values_and_linear_schedules():
+    model = make_model("ppo", "CartPole-v1", seed=0)
+    assert isinstance(model, PPO)
+    assert model.n_envs == 8 and model.n_steps == 32 and model.n_epochs == 20
+    assert model.learning_rate(1.0) == pytest.approx(1e-3) and model.learning_rate(0.5) == pytest.approx(5e-4)
+    model.get_env().close()
+
+
+def test_vec_normalize_policy_kwargs_and_overrides_reach_the_model():
+    model = make_model(
+        "ppo", "Acrobot-v1", seed=0, n_envs=2, overrides={"policy_kwargs.net_arch": [8], "policy_kwargs.activation_fn": "ReLU"}
+    )
+    assert isinstance(model.get_env(), VecNormalize)
+    assert model.n_envs == 2
+    assert model.policy.net_arch == [8]
+    assert "ReLU" in str(model.policy.mlp_extractor)
+    model.get_env().close()
+
+
+def test_adpo_builds_on_discrete_and_box_envs():
+    for env_id, space in (("CartPole-v1", spaces.Discrete), ("Pendulum-v1", spaces.Box)):
+        model = make_model("adpo", env_id, seed=0, overrides={"buffer_size": 1000})
+        assert isinstance(model, ADPO) and isinstance(model.action_space, space)
+        model.get_env().close()
+
+
+def test_sac_on_a_discrete_env_is_rejected_with_the_reason():
+    message = r"^sac supports only Box action spaces; CartPole-v1 has Discrete\(2\)$"
+    with pytest.raises(UnsupportedActionSpaceError, match=message):
+        make_model("sac", "CartPole-v1", seed=0)
+    assert isinstance(make_model("sac", "Pendulum-v1", seed=0, overrides={"buffer_size": 1000}), SAC)
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(UnknownAlgorithmError, match="valid algorithms: adpo, dpo, grpo, ppo, sac"):
+        make_model("trpo", "CartPole-v1", seed=0)
+    with pytest.raises(UnknownEnvironmentError, match="Did you mean CartPole-v1") as error:
+        make_model("ppo", "CartPol-v1", seed=0)
+    assert all(env_id in str(error.value) for env_id in BENCHMARK_ENVS)
+
+
+def test_rl_zoo_normalize_key_is_rejected_rather_than_passed_to_the_algorithm():
+    with pytest.raises(ValueError, match="use vec_normalize"):
+        get_config("ppo", "CartPole-v1", overrides={"normalize": True})
+    assert get_config("adpo", "CartPole-v1", overrides={"normalize": "none"}).algo_kwargs["normalize"] == "none"
+
+
+def test_lookup_falls_back_to_default_and_run_keys_stay_out_of_the_constructor():
+    config = get_config("ppo", "MountainCar-v0")
+    assert config.source == "default"
+    assert not set(RUN_KEYS) & set(config.algo_kwargs)
