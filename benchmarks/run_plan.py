@@ -79,7 +79,7 @@ def parse_overrides(items: list[str], algos: list[str]) -> dict[str, dict[str, A
     :param items: the raw ``--hp`` items
     :param algos: the algorithms of this invocation
     :return: overrides per algorithm
-    :raises UsageError: for an item without ``=`` or scoped to an algorithm that is not being run
+    :raises UsageError: for an item without ``=`` or scoped to an unknown algorithm
     """
     per_algo: dict[str, dict[str, Any]] = {algo: {} for algo in algos}
     for item in items:
@@ -87,9 +87,10 @@ def parse_overrides(items: list[str], algos: list[str]) -> dict[str, dict[str, A
         if not sep or not key:
             raise UsageError(f"--hp expects key=value (or algo:key=value), got {item!r}")
         scope, colon, key = key.rpartition(":")
-        targets = [scope] if colon else algos
-        if colon and scope not in per_algo:
-            raise UsageError(f"--hp {item!r} is scoped to {scope!r}, which is not among --algo {' '.join(algos)}")
+        if colon and scope not in ALGOS:
+            raise UsageError(f"--hp {item!r} is scoped to {scope!r}, which is not an algorithm; valid: {', '.join(ALGOS)}")
+        # An item scoped to a known algorithm that is not being run is ignored, so one --hp set serves any --algo subset.
+        targets = ([scope] if scope in per_algo else []) if colon else algos
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
