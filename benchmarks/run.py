@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--hp",
         nargs="+",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="hyperparameter overrides, values as Python literals: --hp learning_rate=3e-4 policy_kwargs.net_arch=[64,64]; "

@@ -138,6 +138,9 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
         )
         callbacks: list[BaseCallback] = [evaluator] + ([ProgressCallback(report)] if report else [])
         model.learn(spec.timesteps, callback=CallbackList(callbacks))
+        diverged = [row["timesteps"] for row in evaluator.history if not math.isfinite(row["mean_reward"])]
+        if diverged:
+            status, error = "failed", f"non-finite eval/mean_reward (NaN or inf) at environment steps {diverged}"
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
         # A second Ctrl-C (or the parent forwarding the first) must not cut the result file half-written.

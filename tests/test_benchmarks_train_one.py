@@ -1,0 +1,49 @@
+"""One benchmark run in-process: a run that breaks is recorded as failed, with a valid result file."""
+
+import json
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from run_plan import RunSpec
+from train_one import train_one
+
+
+class NanRewardEnv(gym.Env):
+    """A 4-step episode whose rewards are NaN: what a broken simulator or reward wrapper produces."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.zeros(2, np.float32), float("nan"), self.t >= 4, False, {}
+
+
+@pytest.fixture
+def nan_env_id():
+    env_id = "TestNanReward-v0"
+    gym.register(env_id, entry_point=NanRewardEnv)
+    yield env_id
+    gym.registry.pop(env_id)
+
+
+def test_nan_rewards_fail_the_run_and_still_write_valid_json(nan_env_id, tmp_path):
+    overrides = {"n_envs": 1, "n_steps": 16, "batch_size": 16, "n_epochs": 1}
+    spec = RunSpec("ppo", nan_env_id, 0, 32, str(tmp_path), overrides, eval_freq=16, eval_episodes=1)
+    outcome = train_one(spec)
+    assert outcome["status"] == "failed"
+    text = (tmp_path / "result.json").read_text()
+    assert "NaN" not in text  # NaN is not JSON: non-finite numbers are written as null
+    result = json.loads(text)
+    assert result["status"] == "failed" and result["error"]
