@@ -172,9 +172,19 @@ def collect(future, spec: RunSpec, interrupted: bool) -> dict[str, Any]:
         return {"status": status, "run_dir": spec.run_dir, "label": spec.label, "error": repr(error), "final_eval": None}
 
 
+def cuda_available() -> bool:
+    """Whether torch can use a CUDA device."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark described by ``argv``; return the exit code (see the module docstring)."""
     args = parse_args(argv)
+    if args.device == "cuda" and not cuda_available():
+        print("run.py: error: --device cuda, but torch sees no CUDA device; use --device auto or cpu", file=sys.stderr)
+        return EXIT_USAGE
     try:
         algos, envs = resolve_names(args.algo, args.env)
         overrides = parse_overrides(args.hp, algos)
