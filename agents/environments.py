@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -73,8 +74,8 @@ def bandit_scenarios() -> tuple[str, ...]:
 
 
 def _registered_ids() -> list[str]:
-    import adpo_rl  # noqa: F401  (importing the package registers the adpo_rl/ ids)
-
+    with contextlib.suppress(ImportError):
+        import adpo_rl.envs  # noqa: F401  (importing the suite registers the adpo_rl/ ids)
     return sorted(gym.registry)
 
 

@@ -83,11 +83,9 @@ def load_runs(root: Path) -> tuple[list[Run], int]:
 
 def threshold_of(run: Run) -> tuple[str, float] | None:
     """:return: (eval column, threshold) the "steps to threshold" column uses, or None when the env has none"""
-    if run.is_bandit:
-        return "win_mass", BANDIT_WIN_MASS_THRESHOLD
+    if run.is_bandit:  # the continuous bandit has regret only: no threshold
+        return ("win_mass", BANDIT_WIN_MASS_THRESHOLD) if "win_mass" in run.evals else None
     import gymnasium as gym
-
-    import adpo_rl  # noqa: F401  (registers the adpo_rl ids)
 
     env_id = run.result["config"].get("env_id") or run.env
     try:
@@ -153,7 +151,7 @@ def plot_env(env: str, runs_by_algo: dict[str, list[Run]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     any_run = next(iter(runs_by_algo.values()))[0]
-    columns = ["mean_reward", "win_mass"] if any_run.is_bandit else ["mean_reward"]
+    columns = ["mean_reward"] + [column for column in ("win_mass", "regret") if any_run.is_bandit and column in any_run.evals]
     threshold = threshold_of(any_run)
     fig, axes = plt.subplots(1, len(columns), figsize=(6 * len(columns), 4), squeeze=False)
     for ax, column in zip(axes[0], columns, strict=True):
