@@ -101,8 +101,10 @@ def run_sequential(runs: list[RunSpec], quiet: bool) -> list[dict[str, Any]]:
         if bar is not None:
             bar.close()
         outcomes.append(outcome)
-        if not quiet or outcome["status"] != "ok":
+        if not quiet:
             print(describe(outcome), flush=True)
+        elif outcome["status"] != "ok":
+            print(describe(outcome), file=sys.stderr, flush=True)
         if outcome["status"] == "interrupted":
             break
     return outcomes
@@ -214,10 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     todo, skipped = allocate_dirs(runs, mode)
     if skipped and not args.quiet:
         print(f"{len(skipped)} run(s) already complete, skipped (--resume): " + ", ".join(r.label for r in skipped))
-    if len(todo) == 1 or args.jobs == 1:
-        outcomes = run_sequential(todo, args.quiet)
-    else:
-        outcomes = run_parallel(todo, min(args.jobs, len(todo)), args.quiet)
+    try:
+        if len(todo) == 1 or args.jobs == 1:
+            outcomes = run_sequential(todo, args.quiet)
+        else:
+            outcomes = run_parallel(todo, min(args.jobs, len(todo)), args.quiet)
+    except KeyboardInterrupt:  # between runs: every finished run already has its result.json
+        print("interrupted: rerun the same command with --resume to finish the remaining runs", file=sys.stderr)
+        return EXIT_INTERRUPTED
     statuses = [outcome["status"] for outcome in outcomes]
     interrupted = "interrupted" in statuses or len(outcomes) < len(todo)
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "failed", "interrupted") if s in statuses) or "none run"
