@@ -239,9 +239,12 @@ class ContinuousBanditProblem(_ContextSampler):
         return np.clip(actions, -1.0, 1.0)
 
 
-def _observation_space(context_dim: int) -> spaces.Box:
-    # Unbounded so that train and (shifted) evaluation envs share one space, as SB3's check_for_correct_spaces requires.
-    return spaces.Box(-np.inf, np.inf, shape=(context_dim,), dtype=np.float32)
+def _observation_space(problem: ContextualBanditProblem | ContinuousBanditProblem) -> spaces.Box:
+    # The box holds training and (shifted) evaluation contexts alike, so that both envs have one space, as SB3's
+    # check_for_correct_spaces requires when a model trained on one is evaluated on the other.
+    d = problem.context_dim
+    bound = np.float32(_HALF_WIDTH + abs(problem.noise.context_shift) / math.sqrt(d))
+    return spaces.Box(-bound, bound, shape=(d,), dtype=np.float32)
 
 
 def _check_render_mode(render_mode: str | None) -> None:
@@ -332,7 +335,7 @@ class ContextualBandit(gym.Env[np.ndarray, np.int64]):
             context_dim, n_arms, reward_model, noise, severity, noise_params, problem_seed, eval_mode, hidden_dim
         )
         self.render_mode = render_mode
-        self.observation_space = _observation_space(self.problem.context_dim)
+        self.observation_space = _observation_space(self.problem)
         self.action_space = spaces.Discrete(self.problem.n_arms)
         self._context: np.ndarray | None = None
         self._expected: np.ndarray | None = None
@@ -418,7 +421,7 @@ class ContinuousBandit(gym.Env[np.ndarray, np.ndarray]):
             context_dim, action_dim, noise, severity, noise_params, problem_seed, eval_mode
         )
         self.render_mode = render_mode
-        self.observation_space = _observation_space(self.problem.context_dim)
+        self.observation_space = _observation_space(self.problem)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.problem.action_dim,), dtype=np.float32)
         self._context: np.ndarray | None = None
         self._optimal: np.ndarray | None = None

@@ -206,7 +206,8 @@ class BanditMetricsCallback(BaseCallback):
     """
     Log ``eval/win_mass`` and ``eval/regret`` (see :func:`bandit_metrics`) during training, against ``num_timesteps``.
 
-    Evaluates at the start of training, whenever ``num_timesteps`` crosses a multiple of ``eval_freq``, and at the end.
+    Evaluates at the start of training, whenever ``num_timesteps`` crosses a multiple of ``eval_freq``, and at the end
+    (after the last update).
     ``eval_freq`` counts environment timesteps (not callback calls, unlike SB3's ``EvalCallback``), so curves of
     algorithms with different ``n_envs`` or group sizes line up. Like ``EvalCallback`` it dumps the logger after each
     evaluation. Every result is also kept in :attr:`evaluations` as ``(num_timesteps, metrics)``.
@@ -247,7 +248,9 @@ class BanditMetricsCallback(BaseCallback):
         self._evaluate()
 
     def _on_step(self) -> bool:
-        if self.num_timesteps >= self._next_eval:
+        # The last evaluation waits for the end of training: on-policy algorithms still update after the last step.
+        final = self.num_timesteps >= getattr(self.model, "_total_timesteps", float("inf"))
+        if self.num_timesteps >= self._next_eval and not final:
             self._evaluate()
         return True
 

@@ -50,7 +50,7 @@ class _BanditVectorEnv(VectorEnv):
         _check_render_mode(render_mode)
         self.num_envs = _check_positive_int("num_envs", num_envs, 1)
         self.render_mode = render_mode
-        self.single_observation_space = _observation_space(self.problem.context_dim)
+        self.single_observation_space = _observation_space(self.problem)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.single_action_space = action_space
         self.action_space = batch_space(action_space, self.num_envs)

@@ -13,7 +13,7 @@ from adpo_rl.envs.noise import NOISES, make_noise
 _NOISE_STREAM = 0x4E4F495345
 
 
-class NoisyReward(gym.Wrapper):
+class NoisyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """
     Add one of the paper's reward noises to any gymnasium env; observations, termination and truncation are untouched.
 
@@ -46,7 +46,8 @@ class NoisyReward(gym.Wrapper):
                 "noise 'shift' changes the context distribution and exists only on the adpo_rl bandits; "
                 f"valid noises for NoisyReward: {valid}"
             )
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, noise=noise, severity=severity, noise_params=noise_params, seed=seed)
+        gym.Wrapper.__init__(self, env)
         self.noise = make_noise(noise, severity, noise_params)
         self._noise_rng = np.random.default_rng(None if seed is None else [seed, _NOISE_STREAM])
 
