@@ -248,8 +248,9 @@ def _observation_space(problem: ContextualBanditProblem | ContinuousBanditProble
 
 
 def _check_render_mode(render_mode: str | None) -> None:
-    if render_mode is not None:
-        raise ValueError(f"The bandits do not render; render_mode must be None, got {render_mode!r}")
+    # SB3's make_vec_env asks every env for render_mode="rgb_array"; the bandits accept it and render nothing.
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(f"The bandits do not render; render_mode must be None (or 'rgb_array', ignored), got {render_mode!r}")
 
 
 def build_contextual_problem(
