@@ -8,21 +8,33 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, PyTorchObs, Schedule
-from stable_baselines3.common.utils import polyak_update
+from stable_baselines3.common.type_aliases import (
+    GymEnv,
+    MaybeCallback,
+    PyTorchObs,
+    ReplayBufferSamples,
+    RolloutReturn,
+    Schedule,
+    TrainFreq,
+)
+from stable_baselines3.common.utils import polyak_update, should_collect_more_steps
+from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 from adpo_rl import losses
 from adpo_rl.anchors import ANCHOR_MODES, Anchor, make_anchor
-from adpo_rl.policies import ADPOPolicy, CategoricalActor, repeat_observations
+from adpo_rl.buffers import GroupBuffer
+from adpo_rl.policies import ADPOPolicy, CategoricalActor, repeat_observations, take_first
+from adpo_rl.scorers import SCORERS, env_group_oracle, has_group_oracle
 
 SelfADPO = TypeVar("SelfADPO", bound="ADPO")
 
 TARGET_KINDS = ("soft", "hard", "kde")
-LOSS_KINDS = ("listwise", "pairwise", "plackett_luce")
+LOSS_KINDS = ("listwise", "pairwise", "plackett_luce", "grpo")
 NORMALIZE_KINDS = ("zscore", "none")
 SUPPORTED_ACTION_SPACES = (spaces.Discrete, spaces.Box)
 ADAPTIVE_TEMPERATURE_KEYS = ("a", "b", "t_min", "t_max")
@@ -61,6 +73,9 @@ class ADPO(OffPolicyAlgorithm):
     :param n_steps: n-step returns for the critic targets
     :param group_size: K, candidate actions per state (>= 2). For a ``Discrete`` space with at most K arms, the whole
         action set is the group (exact, no sampling) unless ``whole_action_set=False``
+    :param group_batch_size: how many of the batch's states get a scored group in each actor step (``None``: all
+        ``batch_size``); the critic scores ``group_batch_size * group_size`` candidates per step, so a smaller value
+        trades actor-gradient noise for speed
     :param temperature: ADPO temperature of the anchored logits (> 0); larger values let the policy move further from
         the anchor per update (the group optimum is ``pi_ref * q ** temperature``)
     :param beta: sharpness of the target: ``q = softmax(zscore(S) / beta)`` (> 0); also the soft-label scale of the
@@ -69,13 +84,19 @@ class ADPO(OffPolicyAlgorithm):
         (kernel-smoothed rank target, robust to heavy-tailed scores)
     :param normalize: ``"zscore"`` (group-normalised scores) or ``"none"`` (raw scores / beta)
     :param loss: ``"listwise"`` (the ADPO objective), ``"pairwise"`` (soft DPO over all pairs of the group; hard targets
-        give DPO) or ``"plackett_luce"`` (ranking likelihood)
+        give DPO), ``"plackett_luce"`` (ranking likelihood) or ``"grpo"`` (GRPO's clipped-ratio surrogate with
+        group-normalised advantages; the baseline, not ADPO)
     :param anchor: anchor strategy, one of ``"fixed"``, ``"on_policy"``, ``"ema"``, ``"kl_triggered"``
     :param anchor_kwargs: keyword arguments of the anchor strategy (``rate`` for ema, ``threshold`` for kl_triggered)
     :param adaptive_temperature: ``None`` (constant temperature) or a dict with keys ``a``, ``b``, ``t_min``, ``t_max``:
         ``temperature_t = clamp(temperature * (1 + a*H + b*(1-H)*(1-R)), t_min, t_max)`` with ``H`` the actor's
         normalised entropy and ``R`` the batch reward level normalised by the range seen so far
     :param whole_action_set: use every arm as the group for ``Discrete`` spaces with at most ``group_size`` arms
+    :param scorer: who scores the groups: ``"critic"`` (twin Q critics learnt from the replay buffer; any env) or
+        ``"env"`` (the environment's group oracle ``score_actions``, e.g. the bandits of ``adpo_rl.envs``: no critic is
+        trained, each context's group is scored by the environment and every scored candidate counts as one timestep,
+        so budgets match PPO's; ``buffer_size`` is then the number of recent scored groups kept for training)
+    :param clip_range: ratio clipping of the ``"grpo"`` loss
     :param stats_window_size: window size of the rollout logging (episode return and length)
     :param tensorboard_log: log directory for TensorBoard (None: no logging)
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``log_std_init``, ...)
@@ -107,6 +128,7 @@ class ADPO(OffPolicyAlgorithm):
         optimize_memory_usage: bool = False,
         n_steps: int = 1,
         group_size: int = 16,
+        group_batch_size: int | None = 64,
         temperature: float = 1.0,
         beta: float = 1.0,
         target: str = "soft",
@@ -116,6 +138,8 @@ class ADPO(OffPolicyAlgorithm):
         anchor_kwargs: dict[str, Any] | None = None,
         adaptive_temperature: dict[str, float] | None = None,
         whole_action_set: bool = True,
+        scorer: str = "critic",
+        clip_range: float = 0.2,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -124,7 +148,12 @@ class ADPO(OffPolicyAlgorithm):
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
     ) -> None:
-        self._check_hyperparameters(group_size, temperature, beta, target, normalize, loss, anchor, adaptive_temperature)
+        self._check_hyperparameters(
+            group_size, group_batch_size, temperature, beta, target, normalize, loss, anchor, adaptive_temperature
+        )
+        _check_choice("scorer", scorer, SCORERS)
+        if not clip_range > 0:
+            raise ValueError(f"clip_range must be > 0, got {clip_range!r}")
         super().__init__(
             policy,
             env,
@@ -156,6 +185,7 @@ class ADPO(OffPolicyAlgorithm):
                 f"ADPO does not support the action space {action_space}; supported action spaces are: Discrete, Box"
             )
         self.group_size = group_size
+        self.group_batch_size = group_batch_size
         self.temperature = temperature
         self.beta = beta
         self.target = target
@@ -165,7 +195,10 @@ class ADPO(OffPolicyAlgorithm):
         self.anchor_kwargs = dict(anchor_kwargs or {})
         self.adaptive_temperature = None if adaptive_temperature is None else dict(adaptive_temperature)
         self.whole_action_set = whole_action_set
+        self.scorer = scorer
+        self.clip_range = clip_range
         self._anchor_updates = 0
+        self._group_steps = 0
         self._reward_range = (np.inf, -np.inf)
         if _init_setup_model:
             self._setup_model()
@@ -173,6 +206,7 @@ class ADPO(OffPolicyAlgorithm):
     @staticmethod
     def _check_hyperparameters(
         group_size: int,
+        group_batch_size: int | None,
         temperature: float,
         beta: float,
         target: str,
@@ -186,6 +220,8 @@ class ADPO(OffPolicyAlgorithm):
             raise ValueError(
                 f"group_size must be an integer >= 2 (a group needs two candidates to compare), got {group_size!r}"
             )
+        if group_batch_size is not None and (not isinstance(group_batch_size, (int, np.integer)) or group_batch_size < 1):
+            raise ValueError(f"group_batch_size must be None or an integer >= 1, got {group_batch_size!r}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         if not beta > 0:
@@ -201,13 +237,107 @@ class ADPO(OffPolicyAlgorithm):
                 raise ValueError(f"Unknown adaptive_temperature keys {sorted(unknown)}; valid keys are: {valid}")
 
     def _setup_model(self) -> None:
+        if self.scorer == "env":
+            self._setup_group_buffer()
         super()._setup_model()
         self.actor = self.policy.actor
         self.critic = self.policy.critic
         self.critic_target = self.policy.critic_target
         self.anchor_strategy = make_anchor(self.anchor, self.policy.actor, self.policy.anchor, **self.anchor_kwargs)
 
+    def _group_length(self) -> int:
+        """Candidates per group: ``group_size``, or the number of arms when the whole action set is the group."""
+        if self._uses_whole_action_set():
+            return int(self.action_space.n)  # type: ignore[union-attr]
+        return self.group_size
+
+    def _uses_whole_action_set(self) -> bool:
+        space = self.action_space
+        return isinstance(space, spaces.Discrete) and self.whole_action_set and int(space.n) <= self.group_size
+
+    def _setup_group_buffer(self) -> None:
+        """The environment scorer trains from a buffer of scored groups instead of SB3's transition replay buffer."""
+        if self.env is not None and not has_group_oracle(self.env):
+            raise ValueError(
+                f"scorer='env' needs an environment with a group oracle score_actions(actions) (for example "
+                f"adpo_rl/ContextualBandit-v0); {self._env_name()} has none. Use scorer='critic' for this environment."
+            )
+        if isinstance(self.action_space, spaces.Discrete):
+            group_shape, dtype = (self._group_length(),), np.int64
+        else:
+            group_shape, dtype = (self.group_size, int(np.prod(self.action_space.shape))), np.float32
+        self.replay_buffer = GroupBuffer(self.buffer_size, self.observation_space, group_shape, dtype, self.device)
+
+    def _env_name(self) -> str:
+        try:
+            return str(self.env.get_attr("spec", indices=[0])[0].id)  # type: ignore[union-attr]
+        except (AttributeError, IndexError):
+            return type(self.env).__name__
+
     # ------------------------------------------------------------------ data collection
+    def collect_rollouts(
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        train_freq: TrainFreq,
+        replay_buffer: ReplayBuffer,
+        action_noise: ActionNoise | None = None,
+        learning_starts: int = 0,
+        log_interval: int | None = None,
+    ) -> RolloutReturn:
+        if self.scorer == "critic":
+            return super().collect_rollouts(
+                env, callback, train_freq, replay_buffer, action_noise, learning_starts, log_interval
+            )
+        return self._collect_scored_groups(env, callback, train_freq, log_interval)
+
+    def _collect_scored_groups(
+        self, env: VecEnv, callback: BaseCallback, train_freq: TrainFreq, log_interval: int | None
+    ) -> RolloutReturn:
+        """
+        Environment scorer: at each of the N current contexts, draw a group from the anchor, have the environment score
+        every candidate, store the scored groups, then advance every copy with its first candidate.
+
+        Every scored candidate is one environment interaction: ``num_timesteps`` grows by ``N * K`` per step.
+        """
+        self.policy.set_training_mode(False)
+        assert isinstance(self.replay_buffer, GroupBuffer)
+        oracle = env_group_oracle(env)
+        n_steps, n_episodes = 0, 0
+        callback.on_rollout_start()
+        while should_collect_more_steps(train_freq, n_steps, n_episodes):
+            obs = self._last_obs
+            with th.no_grad():
+                obs_tensor = self.policy.obs_to_tensor(obs)[0]
+                group = self._sample_group(self.policy.anchor.distribution_params(obs_tensor))
+                candidates = self.actor.group_actions(group).cpu().numpy()
+            if isinstance(self.action_space, spaces.Box):
+                candidates = self.policy.unscale_action(candidates)
+            scores = oracle(candidates)
+            if not np.all(np.isfinite(scores)):
+                raise ValueError(
+                    f"The environment's group oracle returned non-finite scores at step {self.num_timesteps}; "
+                    "ADPO cannot learn from NaN/inf rewards"
+                )
+            self.replay_buffer.add(np.asarray(obs), group.cpu().numpy(), scores)
+            new_obs, _, dones, infos = env.step(candidates[:, 0])
+            self._last_obs = new_obs  # type: ignore[assignment]
+            self.num_timesteps += env.num_envs * scores.shape[1]
+            n_steps += 1
+            callback.update_locals(locals())
+            if not callback.on_step():
+                return RolloutReturn(n_steps * env.num_envs, n_episodes, continue_training=False)
+            self._update_info_buffer(infos, dones)
+            self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
+            finished = int(np.sum(dones))
+            n_episodes += finished
+            self._episode_num += finished
+            self._group_steps += 1
+            if log_interval is not None and self._group_steps % log_interval == 0:
+                self.dump_logs()
+        callback.on_rollout_end()
+        return RolloutReturn(n_steps * env.num_envs, n_episodes, continue_training=True)
+
     def _store_transition(
         self,
         replay_buffer: ReplayBuffer,
@@ -227,52 +357,50 @@ class ADPO(OffPolicyAlgorithm):
     # ------------------------------------------------------------------ training
     def train(self, gradient_steps: int, batch_size: int = 256) -> None:
         self.policy.set_training_mode(True)
-        self._update_learning_rate([self.actor.optimizer, self.critic.optimizer])
+        optimizers = [self.actor.optimizer] if self.scorer == "env" else [self.actor.optimizer, self.critic.optimizer]
+        self._update_learning_rate(optimizers)
         if self.anchor_strategy.on_train_start():
             self._anchor_updates += 1
 
-        stats: dict[str, list[float]] = {
-            key: [] for key in ("actor_loss", "critic_loss", "anchor_kl", "target_entropy", "temperature")
-        }
+        # Statistics stay on the device until the end of the call: no host sync per gradient step.
+        stats: dict[str, list[th.Tensor]] = {key: [] for key in ("actor_loss", "anchor_kl", "target_entropy")}
+        critic_losses: list[th.Tensor] = []
+        temperatures: list[float] = []
         for _ in range(gradient_steps):
-            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
-            discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
-            stats["critic_loss"].append(
-                self._critic_step(
-                    replay_data.observations,
-                    replay_data.actions,
-                    replay_data.rewards,
-                    replay_data.next_observations,
-                    replay_data.dones,
-                    discounts,
-                )
-            )
-            temperature = self._current_temperature(replay_data.observations, replay_data.rewards)
-            actor_loss, kl, target_entropy = self._actor_step(replay_data.observations, temperature)
+            if self.scorer == "env":
+                groups = self.replay_buffer.sample(batch_size)  # type: ignore[union-attr]
+                obs, group, scores, anchor_params = groups.observations, groups.groups, groups.scores, None
+                reward_level = scores.mean()
+            else:
+                replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
+                critic_losses.append(self._critic_step(replay_data))
+                obs = take_first(replay_data.observations, self.group_batch_size or batch_size)
+                anchor_params, group, scores = self._critic_scored_group(obs)
+                reward_level = replay_data.rewards.mean()
+            temperature = self._current_temperature(obs, reward_level)
+            actor_loss, kl, target_entropy = self._actor_step(obs, group, scores, temperature, anchor_params)
             stats["actor_loss"].append(actor_loss)
             stats["anchor_kl"].append(kl)
             stats["target_entropy"].append(target_entropy)
-            stats["temperature"].append(temperature)
-            if self.anchor_strategy.after_gradient_step(kl):
+            temperatures.append(temperature)
+            if self.anchor_strategy.after_gradient_step(kl):  # type: ignore[arg-type]
                 self._anchor_updates += 1
-            polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
+            if self.scorer == "critic":
+                polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
 
         self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         for key, values in stats.items():
-            self.logger.record(f"train/{key}", float(np.mean(values)))
+            self.logger.record(f"train/{key}", th.stack(values).mean().item())
+        if critic_losses:
+            self.logger.record("train/critic_loss", th.stack(critic_losses).mean().item())
+        self.logger.record("train/temperature", float(np.mean(temperatures)))
         self.logger.record("train/anchor_updates", self._anchor_updates)
 
-    def _critic_step(
-        self,
-        obs: PyTorchObs,
-        actions: th.Tensor,
-        rewards: th.Tensor,
-        next_obs: PyTorchObs,
-        dones: th.Tensor,
-        discounts: th.Tensor | float,
-    ) -> float:
+    def _critic_step(self, replay_data: ReplayBufferSamples) -> th.Tensor:
         """One TD step of the twin critics towards ``r + gamma * (1 - done) * E_{a'~pi} min Q_target(s', a')``."""
+        obs, actions, next_obs = replay_data.observations, replay_data.actions, replay_data.next_observations
+        discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
         with th.no_grad():
             next_params = self.actor.distribution_params(next_obs)
             if isinstance(self.actor, CategoricalActor):
@@ -281,7 +409,7 @@ class ADPO(OffPolicyAlgorithm):
             else:
                 next_actions = self.actor.group_actions(self.actor.sample_group(next_params, 1)[:, 0])
                 next_v = th.cat(self.critic_target(next_obs, next_actions), dim=1).min(1, keepdim=True).values
-            td_target = rewards + (1 - dones) * discounts * next_v
+            td_target = replay_data.rewards + (1 - replay_data.dones) * discounts * next_v
 
         if isinstance(self.actor, CategoricalActor):
             index = actions.long().reshape(-1, 1)
@@ -292,7 +420,7 @@ class ADPO(OffPolicyAlgorithm):
         self.critic.optimizer.zero_grad()
         critic_loss.backward()  # type: ignore[union-attr]
         self.critic.optimizer.step()
-        return critic_loss.item()  # type: ignore[union-attr]
+        return critic_loss.detach()  # type: ignore[union-attr]
 
     def _group_scores(self, obs: PyTorchObs, group_actions: th.Tensor) -> th.Tensor:
         """Critic scores ``min(Q1, Q2)(s, a_i)`` of a group, ``[B, K]``, in one batched forward pass."""
@@ -310,12 +438,34 @@ class ADPO(OffPolicyAlgorithm):
             return actor.whole_action_set(anchor_params.shape[0])
         return actor.sample_group(anchor_params, self.group_size)
 
-    def _actor_step(self, obs: PyTorchObs, temperature: float) -> tuple[float, float, float]:
-        """One ADPO step of the actor on a batch of states; returns (loss, KL(pi || anchor), target entropy)."""
+    def _critic_scored_group(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Anchor parameters, a group drawn from the anchor and its critic scores for a batch of states."""
         with th.no_grad():
             anchor_params = self.policy.anchor.distribution_params(obs)
             group = self._sample_group(anchor_params)
-            scores = self._group_scores(obs, self.actor.group_actions(group))
+            return anchor_params, group, self._group_scores(obs, self.actor.group_actions(group))
+
+    def _actor_step(
+        self,
+        obs: PyTorchObs,
+        group: th.Tensor,
+        scores: th.Tensor,
+        temperature: float,
+        anchor_params: th.Tensor | None = None,
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """
+        One preference step of the actor on scored groups.
+
+        :param obs: states ``[B, ...]``
+        :param group: latent candidates ``[B, K(, m)]``
+        :param scores: their scores ``[B, K]``
+        :param temperature: the ADPO temperature of this step
+        :param anchor_params: the anchor's distribution parameters on ``obs`` (computed when not given)
+        :return: detached (loss, KL(pi || anchor) before the step, target entropy)
+        """
+        with th.no_grad():
+            if anchor_params is None:
+                anchor_params = self.policy.anchor.distribution_params(obs)
             logp_anchor = self.actor.group_log_prob(anchor_params, group)
             target = losses.group_targets(scores, kind=self.target, beta=self.beta, normalize=self.normalize)
             target_entropy = -(target * th.log(target.clamp_min(1e-12))).sum(-1).mean()
@@ -327,7 +477,7 @@ class ADPO(OffPolicyAlgorithm):
         loss.backward()
         self.actor.optimizer.step()
         kl = self.actor.kl(params.detach(), anchor_params).mean()
-        return loss.item(), kl.item(), target_entropy.item()
+        return loss.detach(), kl, target_entropy
 
     def _preference_loss(
         self, logp: th.Tensor, logp_anchor: th.Tensor, scores: th.Tensor, target: th.Tensor, temperature: float
@@ -340,13 +490,15 @@ class ADPO(OffPolicyAlgorithm):
             return losses.pairwise_loss(
                 logp, logp_anchor, scores, temperature=temperature, beta=self.beta, labels=labels, normalize=self.normalize
             )
-        return losses.plackett_luce_loss(logp, logp_anchor, scores, temperature=temperature)
+        if self.loss == "plackett_luce":
+            return losses.plackett_luce_loss(logp, logp_anchor, scores, temperature=temperature)
+        return losses.grpo_loss(logp, logp_anchor, scores, clip_range=self.clip_range, normalize=self.normalize)
 
-    def _current_temperature(self, obs: PyTorchObs, rewards: th.Tensor) -> float:
+    def _current_temperature(self, obs: PyTorchObs, reward_level: th.Tensor) -> float:
         """The constant temperature, or the adaptive one from the actor's entropy and the batch reward level."""
         if self.adaptive_temperature is None:
             return self.temperature
-        mean_reward = float(rewards.mean())
+        mean_reward = float(reward_level)
         low, high = min(self._reward_range[0], mean_reward), max(self._reward_range[1], mean_reward)
         self._reward_range = (low, high)
         reward_norm = 0.5 if high <= low else (mean_reward - low) / (high - low)

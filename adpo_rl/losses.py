@@ -168,9 +168,7 @@ def group_targets(
     return torch.softmax(logits, dim=-1)
 
 
-def anchored_logits(
-    logp: torch.Tensor, logp_anchor: torch.Tensor, temperature: float | torch.Tensor = 1.0
-) -> torch.Tensor:
+def anchored_logits(logp: torch.Tensor, logp_anchor: torch.Tensor, temperature: float | torch.Tensor = 1.0) -> torch.Tensor:
     """Anchored logits u = (logp - logp_anchor) / temperature.
 
     :param logp: student log-probabilities l, shape [..., K] (carries the gradient).

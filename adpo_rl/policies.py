@@ -47,6 +47,19 @@ def repeat_observations(obs: PyTorchObs, k: int) -> PyTorchObs:
     return obs.repeat_interleave(k, dim=0)
 
 
+def take_first(obs: PyTorchObs, n: int) -> PyTorchObs:
+    """
+    The first ``n`` observations of a batch (replay batches are uniformly sampled, so this is a random subset).
+
+    :param obs: a batch of observations (tensor or dict of tensors)
+    :param n: how many to keep
+    :return: the sub-batch
+    """
+    if isinstance(obs, dict):
+        return {key: value[:n] for key, value in obs.items()}
+    return obs[:n]
+
+
 class GroupActor(BasePolicy):
     """
     Base class of ADPO actors: a distribution over actions that can sample, score and compare groups of actions.
