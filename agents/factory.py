@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
 from adpo_rl.agents.config import AgentConfig, get_agent_config
 from adpo_rl.agents.environments import EnvSpec, make_env, resolve_env
 from adpo_rl.agents.registry import ALGOS, AlgoSpec, get_algo_spec
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import VecEnv
 
 __all__ = ["ALGOS", "get_config", "make_env", "make_model"]
 

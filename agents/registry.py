@@ -60,13 +60,13 @@ ALGOS: dict[str, AlgoSpec] = {
     spec.name: spec
     for spec in (
         AlgoSpec("adpo", "adpo_rl:ADPO", _DISCRETE_AND_BOX),
-        # DPO and GRPO are configurations of the ADPO machinery (ARCHITECTURE.md §4); the argument
-        # names follow the ADPO constructor and are finalised with the baselines (issue 5).
+        # DPO and GRPO are configurations of the ADPO machinery (ARCHITECTURE.md §4). DPO: one sampled pair per
+        # context, winner by the higher (noisy) score, pairwise loss against the initial policy.
         AlgoSpec(
             "dpo",
             "adpo_rl:ADPO",
             _DISCRETE_AND_BOX,
-            {"loss": "pairwise", "target": "hard", "anchor": "fixed", "group_size": 2},
+            {"loss": "pairwise", "target": "hard", "anchor": "fixed", "group_size": 2, "whole_action_set": False},
         ),
         AlgoSpec("grpo", "adpo_rl:ADPO", _DISCRETE_AND_BOX, {"loss": "grpo", "anchor": "on_policy"}),
         AlgoSpec("ppo", "stable_baselines3:PPO", (spaces.Discrete, spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)),

@@ -25,10 +25,11 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from adpo_rl.agents import ALGOS
 from run_plan import RunSpec, UsageError, allocate_dirs, parse_overrides, plan_runs, resolve_names
 from tqdm import tqdm
 from train_one import init_worker, train_in_worker, train_one
+
+from adpo_rl.agents import ALGOS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from adpo_rl.agents import EvalLogCallback, get_config, make_env, make_model, resolve_env
-from adpo_rl.agents.callbacks import write_atomically
 from run_plan import EVAL_FILE, RESULT_FILE, RunSpec
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
+
+from adpo_rl.agents import EvalLogCallback, get_config, make_env, make_model, resolve_env
+from adpo_rl.agents.callbacks import write_atomically
 
 # The evaluation env gets its own seed stream so that evaluation contexts differ from training ones.
 EVAL_SEED_OFFSET = 1_000_000

@@ -3,6 +3,11 @@
 import inspect
 
 import pytest
+from gymnasium import spaces
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.vec_env import VecNormalize
+
+from adpo_rl import ADPO
 from adpo_rl.agents import (
     ALGOS,
     UnknownAlgorithmError,
@@ -13,11 +18,6 @@ from adpo_rl.agents import (
 )
 from adpo_rl.agents.config import RUN_KEYS, load_hyperparams_file
 from adpo_rl.agents.environments import BENCHMARK_ENVS
-from gymnasium import spaces
-from stable_baselines3 import PPO, SAC
-from stable_baselines3.common.vec_env import VecNormalize
-
-from adpo_rl import ADPO
 
 
 @pytest.mark.parametrize("algo", list(ALGOS))
