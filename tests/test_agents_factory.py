@@ -14,7 +14,9 @@ from adpo_rl.agents import (
     UnknownEnvironmentError,
     UnsupportedActionSpaceError,
     get_config,
+    make_env,
     make_model,
+    resolve_env,
 )
 from adpo_rl.agents.config import RUN_KEYS, load_hyperparams_file
 from adpo_rl.agents.environments import BENCHMARK_ENVS
@@ -84,3 +86,14 @@ def test_lookup_falls_back_to_default_and_run_keys_stay_out_of_the_constructor()
     config = get_config("ppo", "MountainCar-v0")
     assert config.source == "default"
     assert not set(RUN_KEYS) & set(config.algo_kwargs)
+
+
+def test_bandit_scenarios_resolve_to_the_bandit_with_their_noise_and_eval_contexts():
+    env = resolve_env("cauchy-medium")
+    assert env.env_id == "adpo_rl/ContextualBandit-v0" and env.is_bandit
+    assert env.env_kwargs == {"noise": "cauchy", "severity": "medium"}
+    config = get_config("adpo", "cauchy-medium")
+    assert config.source == "bandit" and config.algo_kwargs["scorer"] == "env"
+    assert not make_env(env, 2, seed=0).eval_mode and make_env(env, 1, seed=0, evaluation=True).eval_mode
+    with pytest.raises(UnsupportedActionSpaceError, match="sac supports only Box action spaces; none has Discrete"):
+        make_model("sac", "none", seed=0)
