@@ -21,9 +21,9 @@ def test_pendulum_reaches_minus_250_within_8000_steps() -> None:
     assert mean_return >= -250, f"Pendulum mean evaluation return {mean_return:.1f} < -250 after 8,000 steps"
 
 
-def test_cartpole_reaches_195_within_30000_steps() -> None:
+def test_cartpole_reaches_195_within_30000_steps_in_15000() -> None:
     model = ADPO("MlpPolicy", "CartPole-v1", seed=0)
-    model.learn(30_000)
+    model.learn(15_000)
     mean_return = _evaluate(model, "CartPole-v1")
-    assert mean_return >= 195, f"CartPole mean evaluation return {mean_return:.1f} < 195 after 30,000 steps"
+    assert mean_return >= 195, f"CartPole mean evaluation return {mean_return:.1f} < 195 after 15,000 steps"
     assert np.isfinite(mean_return)
