@@ -27,7 +27,8 @@ test: $(STAMP) lint
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py --algo adpo ppo --env CartPole-v1 --seeds 0 --timesteps 30000 --log-dir runs/bench --jobs 2 --quiet
+	$(PY) benchmarks/run.py --algo adpo ppo --env CartPole-v1 cauchy-medium --seeds 0 --timesteps 20000 \
+		--log-dir runs/bench --jobs 2 --quiet --overwrite
 	$(PY) benchmarks/report.py runs/bench
 	@echo "Learning curves: tensorboard --logdir runs/bench"
 
