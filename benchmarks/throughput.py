@@ -1,0 +1,93 @@
+"""
+Training throughput (environment steps per second, learning included) of ADPO against SB3's SAC and PPO on one env,
+measured side by side in one process, and how ADPO's cost grows with the group size K.
+
+    python benchmarks/throughput.py --env Pendulum-v1 --group-sizes 4 8 16 32 64 --steps 1000 --rounds 3
+
+Every contender first fills its buffer (``learning_starts`` steps, not timed), then trains for ``--steps`` steps;
+contenders are timed in interleaved rounds and the best round is kept, so a busy machine slows all of them alike.
+Ratios are the numbers to quote, not the absolute steps/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import gymnasium as gym
+import torch as th
+from gymnasium import spaces
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from adpo_rl import ADPO
+
+LEARNING_STARTS = 1000
+
+
+def build_contenders(env_id: str, group_sizes: list[int], device: str) -> dict[str, Callable[[], BaseAlgorithm]]:
+    """
+    Factories of the models to time: ADPO at each group size, SAC (Box actions only) and PPO.
+
+    :param env_id: gymnasium id
+    :param group_sizes: ADPO group sizes K
+    :param device: torch device
+    :return: label -> model factory
+    """
+    contenders: dict[str, Callable[[], BaseAlgorithm]] = {}
+    for k in group_sizes:
+        contenders[f"adpo K={k}"] = lambda k=k: ADPO(
+            "MlpPolicy", env_id, group_size=k, learning_starts=LEARNING_STARTS, seed=0, device=device
+        )
+    if isinstance(gym.make(env_id).action_space, spaces.Box):
+        contenders["sac"] = lambda: SAC("MlpPolicy", env_id, learning_starts=LEARNING_STARTS, seed=0, device=device)
+    contenders["ppo"] = lambda: PPO("MlpPolicy", env_id, seed=0, device=device)
+    return contenders
+
+
+def time_training(model: BaseAlgorithm, steps: int) -> float:
+    """
+    Steps per second of ``model.learn(steps)`` continuing from where the model is.
+
+    :param model: a model whose warm-up is done
+    :param steps: environment steps to time
+    :return: steps per second
+    """
+    start = time.perf_counter()
+    model.learn(steps, reset_num_timesteps=False)
+    return steps / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="Pendulum-v1")
+    parser.add_argument("--group-sizes", type=int, nargs="+", default=[4, 8, 16, 32, 64])
+    parser.add_argument("--steps", type=int, default=1000, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--torch-threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    th.set_num_threads(args.torch_threads)
+
+    models = {}
+    for label, factory in build_contenders(args.env, args.group_sizes, args.device).items():
+        model = factory()
+        model.learn(LEARNING_STARTS if not isinstance(model, PPO) else 2048)  # fill the buffer / first rollout
+        models[label] = model
+    best = dict.fromkeys(models, 0.0)
+    for _ in range(args.rounds):
+        for label, model in models.items():
+            best[label] = max(best[label], time_training(model, args.steps))
+
+    reference = best.get("sac", best["ppo"])
+    reference_label = "sac" if "sac" in best else "ppo"
+    print(f"{args.env}: training steps/s, best of {args.rounds} rounds of {args.steps} steps, device {args.device}")
+    print(f"| contender | steps/s | vs {reference_label} |")
+    print("|---|---:|---:|")
+    for label, value in best.items():
+        print(f"| {label} | {value:,.0f} | {value / reference:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
