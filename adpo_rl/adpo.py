@@ -252,6 +252,7 @@ class ADPO(OffPolicyAlgorithm):
         return self.group_size
 
     def _uses_whole_action_set(self) -> bool:
+        """Whether every arm of a small ``Discrete`` space forms the group (exact scoring, no sampling)."""
         space = self.action_space
         return isinstance(space, spaces.Discrete) and self.whole_action_set and int(space.n) <= self.group_size
 
@@ -433,10 +434,9 @@ class ADPO(OffPolicyAlgorithm):
 
     def _sample_group(self, anchor_params: th.Tensor) -> th.Tensor:
         """Latent candidates ``[B, K(, m)]`` drawn from the anchor (or every arm of a small Discrete space)."""
-        actor = self.actor
-        if isinstance(actor, CategoricalActor) and self.whole_action_set and actor.n_actions <= self.group_size:
-            return actor.whole_action_set(anchor_params.shape[0])
-        return actor.sample_group(anchor_params, self.group_size)
+        if self._uses_whole_action_set():
+            return self.actor.whole_action_set(anchor_params.shape[0])  # type: ignore[attr-defined]
+        return self.actor.sample_group(anchor_params, self.group_size)
 
     def _critic_scored_group(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """Anchor parameters, a group drawn from the anchor and its critic scores for a batch of states."""
