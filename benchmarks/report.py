@@ -183,10 +183,30 @@ def folder_name(env: str) -> str:
     return env_folder_name(env)
 
 
-def build_report(root: Path, out: Path) -> str:
+def value_at(run: Run, column: str, step: int) -> float | None:
+    """:return: ``column`` at the last evaluation at or before environment step ``step`` (None before the first)"""
+    steps = run.evals["timesteps"]
+    index = np.flatnonzero(steps <= step)
+    return float(run.evals[column][index[-1]]) if index.size else None
+
+
+def checkpoint_table(runs_by_algo: dict[str, list[Run]], checkpoints: list[int], column: str = "mean_reward") -> str:
+    """The markdown table of ``column`` (mean ± 95% CI over seeds) per algorithm at each checkpoint."""
+    lines = ["| algorithm | " + " | ".join(f"{c:,}" for c in checkpoints) + " |", "|---|" + "---|" * len(checkpoints)]
+    for algo, runs in sorted(runs_by_algo.items()):
+        cells = []
+        for step in checkpoints:
+            values = [v for v in (value_at(r, column, step) for r in runs) if v is not None]
+            cells.append(format_ci(values, ".0f" if column == "mean_reward" else ".3f"))
+        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def build_report(root: Path, out: Path, checkpoints: list[int] | None = None) -> str:
     """
     :param root: runs folder
     :param out: where ``results.md`` and ``plots/<env>.png`` go
+    :param checkpoints: environment steps at which to tabulate the evaluation return of every algorithm
     :return: the markdown report
     """
     runs, not_ok = load_runs(root)
@@ -198,6 +218,9 @@ def build_report(root: Path, out: Path) -> str:
         plot = out / "plots" / f"{folder_name(env)}.png"
         plot_env(env, grouped[env], plot)
         sections.append(f"### {env}\n\n{env_table(grouped[env])}\n\n![{env}]({plot.relative_to(out).as_posix()})\n")
+        if checkpoints:
+            table = checkpoint_table(grouped[env], checkpoints)
+            sections.append(f"eval/mean_reward at checkpoints (environment steps):\n\n{table}\n")
     if not sections:
         sections.append(f"No finished runs under {root}.\n")
     if not_ok:
@@ -214,12 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("runs", type=Path, help="runs folder written by benchmarks/run.py")
     parser.add_argument("--out", type=Path, help="folder for results.md and plots/ (default: the runs folder)")
+    parser.add_argument(
+        "--checkpoints", type=int, nargs="+", help="environment steps at which to tabulate every algorithm's return"
+    )
     args = parser.parse_args(argv)
     if not args.runs.is_dir():
         parser.error(f"{args.runs} is not a folder")
     out = args.out or args.runs
     out.mkdir(parents=True, exist_ok=True)
-    report = build_report(args.runs, out)
+    report = build_report(args.runs, out, args.checkpoints)
     (out / "results.md").write_text(report)
     print(report)
     print(f"(written to {out / 'results.md'} and {out / 'plots'}/)")
