@@ -26,6 +26,7 @@ import argparse
 import csv
 import hashlib
 import json
+import math
 import sys
 import time
 from collections.abc import Iterable
@@ -57,6 +58,7 @@ CSV_FIELDS = (
     "win_mass_mid",
     "regret_mid",
     "wall_s",
+    "status",
     "hyperparams",
 )
 
@@ -97,6 +99,10 @@ SWEEP_SEEDS = (100, 101)
 # (temperature 4, beta 0.5, 2 gradient steps: best mean and best worst case; see docs/BENCHMARKS.md, "Noisy bandit
 # study") and extends the temperature axis, which was still improving at the grid's edge.
 _ADPO_SWEEP_BASE: dict[str, Any] = {
+    "n_envs": 16,
+    "learning_starts": 0,
+    "batch_size": 64,
+    "buffer_size": 5000,
     "learning_rate": 1e-3,
     "gradient_steps": 2,
     "temperature": 4.0,
@@ -105,6 +111,15 @@ _ADPO_SWEEP_BASE: dict[str, Any] = {
     "anchor_kwargs": {"rate": 0.01},
     "group_size": 16,
     "whole_action_set": True,
+}
+
+
+_PPO_BASE: dict[str, Any] = {
+    "n_steps": 32,
+    "batch_size": 128,
+    "n_epochs": 4,
+    "learning_rate": 3e-3,
+    "policy_kwargs": {"net_arch": [64, 64]},
 }
 
 
@@ -158,23 +173,25 @@ def _sweep_stages() -> dict[str, dict[str, Method]]:
         "dpo T=2 gs=1": Method("dpo", {"temperature": 2.0, "gradient_steps": 1}),
         "dpo T=0.5 gs=1": Method("dpo", {"temperature": 0.5, "gradient_steps": 1}),
         "dpo T=1 gs=1 lr=3e-3": Method("dpo", {"temperature": 1.0, "gradient_steps": 1, "learning_rate": 3e-3}),
+        "dpo T=4 gs=1": Method("dpo", {"temperature": 4.0, "gradient_steps": 1}),
+        "dpo T=8 gs=1": Method("dpo", {"temperature": 8.0, "gradient_steps": 1}),
         "grpo gs=2": Method("grpo", {"gradient_steps": 2}),
         "grpo gs=4": Method("grpo", {"gradient_steps": 4}),
         "grpo gs=8": Method("grpo", {"gradient_steps": 8}),
         "grpo gs=4 lr=3e-3": Method("grpo", {"gradient_steps": 4, "learning_rate": 3e-3}),
+        # GRPO as published samples its group from the policy; the whole action set (the preset's default on a 10-arm
+        # bandit) weights every arm alike instead. A small buffer keeps the groups close to the current policy.
+        "grpo K=10 sampled gs=4": Method("grpo", {"gradient_steps": 4, "group_size": 10, "whole_action_set": False}),
+        "grpo K=10 sampled buffer 256 gs=4": Method(
+            "grpo", {"gradient_steps": 4, "group_size": 10, "whole_action_set": False, "buffer_size": 256}
+        ),
+        # PPO points name their network: SB3's default [64, 64] or the smaller [64] of tests/test_envs_metrics.py.
         "ppo n_steps=16 batch=64 lr=1e-3": Method(
-            "ppo", {"n_steps": 16, "batch_size": 64, "n_epochs": 4, "learning_rate": 1e-3}
+            "ppo", {**_PPO_BASE, "n_steps": 16, "batch_size": 64, "learning_rate": 1e-3}
         ),
-        "ppo n_steps=32 batch=128 lr=3e-3 [64]": Method(
-            "ppo",
-            {"n_steps": 32, "batch_size": 128, "n_epochs": 4, "learning_rate": 3e-3, "policy_kwargs": {"net_arch": [64]}},
-        ),
-        "ppo n_steps=32 batch=128 lr=1e-3": Method(
-            "ppo", {"n_steps": 32, "batch_size": 128, "n_epochs": 4, "learning_rate": 1e-3}
-        ),
-        "ppo n_steps=32 batch=128 lr=3e-3": Method(
-            "ppo", {"n_steps": 32, "batch_size": 128, "n_epochs": 4, "learning_rate": 3e-3}
-        ),
+        "ppo n_steps=32 batch=128 lr=3e-3 [64]": Method("ppo", {**_PPO_BASE, "policy_kwargs": {"net_arch": [64]}}),
+        "ppo n_steps=32 batch=128 lr=1e-3": Method("ppo", {**_PPO_BASE, "learning_rate": 1e-3}),
+        "ppo n_steps=32 batch=128 lr=3e-3": Method("ppo", dict(_PPO_BASE)),
     }
     return {"adpo-grid": grid, "adpo-anchor": anchor, "adpo-final": final, "baselines": baselines}
 
@@ -210,8 +227,18 @@ def config_id(method: Method, scenario: str, seed: int) -> tuple[str, dict[str, 
     :return: a short hash of the merged hyperparameters (yml entry, preset, overrides) and those hyperparameters
     """
     hyperparams = get_config(method.algo, scenario, overrides=run_overrides(method, seed)).hyperparams
-    text = json.dumps({"algo": method.algo, **hyperparams}, sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()[:10], hyperparams
+    return hash_config(method.algo, hyperparams), hyperparams
+
+
+def hash_config(algo: str, hyperparams: dict[str, Any]) -> str:
+    """
+    :param algo: zoo algorithm
+    :param hyperparams: merged hyperparameters of a run
+    :return: a short hash of what decides the run's result (the yml's ``n_timesteps`` does not: ``--timesteps`` does)
+    """
+    relevant = {key: value for key, value in hyperparams.items() if key != "n_timesteps"}
+    text = json.dumps({"algo": algo, **relevant}, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
 def train_and_evaluate(
@@ -226,7 +253,7 @@ def train_and_evaluate(
     :param seed: model, training env and bandit problem seed
     :param timesteps: interaction budget (scored candidates, or env steps for PPO)
     :param eval_contexts: held-out contexts per evaluation
-    :return: one CSV row
+    :return: one CSV row (``status`` "ok", or "failed: <reason>" with NaN metrics when training diverged)
     """
     cid, hyperparams = config_id(method, scenario, seed)
     start = time.perf_counter()
@@ -235,11 +262,17 @@ def train_and_evaluate(
     callback = BanditMetricsCallback(
         eval_env, eval_freq=max(1, timesteps // 2), n_contexts=eval_contexts, seed=EVAL_SEED_OFFSET + seed
     )
+    status = "ok"
     try:
         model.learn(timesteps, callback=callback)
+    except ValueError as error:
+        # A run that diverges (NaN policy logits) is a result of the method, not a crash of the study: kept as a
+        # failed row (NaN metrics, the reason in "status"), counted in the tables, never silently dropped.
+        status = "failed: " + str(error).splitlines()[0][:200]
     finally:
         model.get_env().close()
-    final_steps, final = callback.evaluations[-1]
+    nan = {"win_mass": math.nan, "regret": math.nan}
+    final_steps, final = (model.num_timesteps, nan) if status != "ok" else callback.evaluations[-1]
     mid_steps, mid = callback.evaluations[-2] if len(callback.evaluations) >= 3 else (final_steps, final)
     return {
         "method": method_name,
@@ -255,6 +288,7 @@ def train_and_evaluate(
         "win_mass_mid": round(mid["win_mass"], 6),
         "regret_mid": round(mid["regret"], 6),
         "wall_s": round(time.perf_counter() - start, 2),
+        "status": status,
         "hyperparams": json.dumps(hyperparams, sort_keys=True, default=str),
     }
 
@@ -273,6 +307,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             row[key] = int(row[key])
         for key in ("win_mass", "regret", "win_mass_mid", "regret_mid", "wall_s"):
             row[key] = float(row[key])
+        row["status"] = row.get("status") or "ok"
     return rows
 
 
@@ -284,6 +319,18 @@ def row_key(row: dict[str, Any]) -> RunKey:
 def append_row(path: Path, row: dict[str, Any]) -> None:
     """Append one row (with a header if the file is new), flushed to disk at once so an interruption loses nothing."""
     new = not path.exists() or path.stat().st_size == 0
+    if not new:
+        with path.open(newline="") as file:
+            header = next(csv.reader(file), [])
+        if tuple(header) != CSV_FIELDS:  # a CSV from an older version of this script: rewrite it with today's columns
+            with path.open(newline="") as file:
+                old_rows = list(csv.DictReader(file))
+            with path.open("w", newline="") as file:
+                writer = csv.DictWriter(file, fieldnames=CSV_FIELDS)
+                writer.writeheader()
+                writer.writerows(
+                    {"status": "ok", **{key: value for key, value in r.items() if key in CSV_FIELDS}} for r in old_rows
+                )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=CSV_FIELDS)

@@ -50,12 +50,22 @@ def paired_difference(rows: list[dict[str, Any]], scenario: str, first: str, sec
     return (*mean_ci([by_seed[first][s] - by_seed[second][s] for s in seeds]), len(seeds))
 
 
-def format_cell(cell: Cell | None, digits: int = 3) -> str:
-    """:return: ``mean ± ci`` (``mean`` alone for one seed, ``—`` when missing)"""
+def format_cell(cell: Cell | None, digits: int = 3, failed: int = 0) -> str:
+    """:return: ``mean ± ci`` (``mean`` alone for one seed, ``—`` when missing), then ``(k failed)`` if runs diverged"""
+    note = f" ({failed} failed)" if failed else ""
     if cell is None or math.isnan(cell[0]):
-        return "—"
+        return "—" + note
     mean, half, _ = cell
-    return f"{mean:.{digits}f}" if math.isnan(half) else f"{mean:.{digits}f} ± {half:.{digits}f}"
+    return (f"{mean:.{digits}f}" if math.isnan(half) else f"{mean:.{digits}f} ± {half:.{digits}f}") + note
+
+
+def failures(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """:return: (scenario, method) -> number of runs that diverged (``status`` not "ok")"""
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if row.get("status", "ok") != "ok":
+            counts[(row["scenario"], row["method"])] = counts.get((row["scenario"], row["method"]), 0) + 1
+    return counts
 
 
 def best_method(cells: Mapping[tuple[str, str], Cell], scenario: str, methods: list[str], lower: bool = False) -> str | None:
@@ -68,13 +78,18 @@ def best_method(cells: Mapping[tuple[str, str], Cell], scenario: str, methods: l
 
 
 def markdown_table(
-    cells: Mapping[tuple[str, str], Cell], scenarios: list[str], methods: list[str], lower: bool = False
+    cells: Mapping[tuple[str, str], Cell],
+    scenarios: list[str],
+    methods: list[str],
+    lower: bool = False,
+    failed: Mapping[tuple[str, str], int] | None = None,
 ) -> str:
     """
     :param cells: (scenario, method) -> cell
     :param scenarios: rows
     :param methods: columns
     :param lower: whether lower is better (regret)
+    :param failed: (scenario, method) -> runs that diverged (shown in the cell; the mean is over the others)
     :return: a markdown table, the best mean of each row in bold
     """
     lines = ["| scenario | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
@@ -82,7 +97,7 @@ def markdown_table(
         best = best_method(cells, scenario, methods, lower)
         items = []
         for method in methods:
-            text = format_cell(cells.get((scenario, method)))
+            text = format_cell(cells.get((scenario, method)), failed=(failed or {}).get((scenario, method), 0))
             items.append(f"**{text}**" if method == best else text)
         lines.append(f"| {scenario} | " + " | ".join(items) + " |")
     return "\n".join(lines)
@@ -229,6 +244,7 @@ def write_report(
     """
     names = list(methods)
     seeds = sorted({int(row["seed"]) for row in rows})
+    failed = failures(rows)
     out.mkdir(parents=True, exist_ok=True)
     title = f"Noisy bandit study: final win-mass, {timesteps} interactions, seeds {seeds}"
     mid = sorted({int(row["mid_timesteps"]) for row in rows})
@@ -236,7 +252,8 @@ def write_report(
         "# Noisy bandit study: results",
         "",
         f"{len(rows)} runs; budget {timesteps} interactions per run (scored candidates; env steps for PPO); seeds {seeds}",
-        "(seed = model, env and bandit problem seed). Mean ± 95% CI (Student t) over seeds; best mean per row in bold.",
+        "(seed = model, env and bandit problem seed). Mean ± 95% CI (Student t) over seeds; best mean per row in bold;",
+        '"(k failed)": k runs diverged (NaN policy) and are left out of the mean.',
         "Written by benchmarks/bandit_study.py from results.csv.",
         "",
         "Methods:",
@@ -245,11 +262,11 @@ def write_report(
         "",
         "## Final win-mass (higher is better; chance 0.10)",
         "",
-        markdown_table(aggregate(rows, "win_mass"), scenarios, names),
+        markdown_table(aggregate(rows, "win_mass"), scenarios, names, failed=failed),
         "",
         "## Final regret (lower is better; uniform policy ≈ 1.46)",
         "",
-        markdown_table(aggregate(rows, "regret"), scenarios, names, lower=True),
+        markdown_table(aggregate(rows, "regret"), scenarios, names, lower=True, failed=failed),
         "",
         f"## Win-mass at about half the budget (evaluated at {', '.join(map(str, mid))} interactions)",
         "",
@@ -272,6 +289,7 @@ def write_sweep_report(rows: list[dict[str, Any]], configs: list[str], scenarios
     :param stage: the stage name
     """
     cells = aggregate(rows, "win_mass")
+    failed = failures(rows)
     seeds = sorted({int(row["seed"]) for row in rows})
     lines = [
         f"# Tuning sweep, stage `{stage}`",
@@ -285,6 +303,11 @@ def write_sweep_report(rows: list[dict[str, Any]], configs: list[str], scenarios
         means = [cells[(s, config)][0] if (s, config) in cells else math.nan for s in scenarios]
         finite = [m for m in means if not math.isnan(m)]
         summary = [sum(finite) / len(finite), min(finite)] if len(finite) == len(scenarios) else [math.nan, math.nan]
-        lines.append(f"| {config} | " + " | ".join("—" if math.isnan(v) else f"{v:.3f}" for v in means + summary) + " |")
+        texts = ["—" if math.isnan(v) else f"{v:.3f}" for v in means + summary]
+        texts[: len(scenarios)] = [
+            t + (f" ({failed[(s, config)]} failed)" if (s, config) in failed else "")
+            for s, t in zip(scenarios, texts, strict=False)
+        ]
+        lines.append(f"| {config} | " + " | ".join(texts) + " |")
     out.mkdir(parents=True, exist_ok=True)
     (out / f"sweep_{stage}.md").write_text("\n".join(lines) + "\n")
