@@ -390,9 +390,15 @@ class ADPO(OffPolicyAlgorithm):
                 polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)
 
         self._n_updates += gradient_steps
+        means = {key: th.stack(values).mean().item() for key, values in stats.items()}
+        if not np.isfinite(means["actor_loss"]):
+            raise FloatingPointError(
+                f"ADPO's {self.loss} loss became non-finite after {self._n_updates} gradient steps "
+                f"(learning_rate={self.learning_rate}); lower the learning rate or the temperature"
+            )
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        for key, values in stats.items():
-            self.logger.record(f"train/{key}", th.stack(values).mean().item())
+        for key, value in means.items():
+            self.logger.record(f"train/{key}", value)
         if critic_losses:
             self.logger.record("train/critic_loss", th.stack(critic_losses).mean().item())
         self.logger.record("train/temperature", float(np.mean(temperatures)))

@@ -27,6 +27,7 @@ PAIR_LABELS = ("soft", "hard")
 REDUCTIONS = ("mean", "sum", "none")
 
 # Consistency constants: MAD * 1.4826 and (mean absolute deviation) * sqrt(pi / 2) estimate a Gaussian's std.
+MAX_LOG_RATIO = 20.0
 _MAD_TO_STD = 1.4826
 _MEAN_ABS_DEV_TO_STD = math.sqrt(math.pi / 2.0)
 
@@ -319,7 +320,9 @@ def grpo_loss(
     _check_choice("reduction", reduction, REDUCTIONS)
     _check_positive("clip_range", clip_range)
     advantages = group_advantages(scores, normalize, eps).to(logp.dtype)
-    ratio = torch.exp(logp - logp_anchor)
+    # The log-ratio is clamped before exp: arms the policy has all but abandoned would otherwise overflow float32
+    # (inf * negative advantage = -inf loss, NaN gradients); the clipped term makes the bound irrelevant elsewhere.
+    ratio = torch.exp((logp - logp_anchor).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO))
     surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip_range, 1 + clip_range) * advantages)
     return _reduce(-surrogate.mean(dim=-1), reduction)
 

@@ -5,6 +5,7 @@ import re
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from gymnasium import spaces
 
 from adpo_rl import ADPO
@@ -74,3 +75,10 @@ def test_nan_reward_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="non-finite reward"):
         model.learn(20)
     assert model.replay_buffer.size() == 0
+
+
+def test_a_diverging_loss_stops_training_with_a_clear_error() -> None:
+    model = ADPO("MlpPolicy", "CartPole-v1", learning_starts=20, batch_size=8, seed=0)
+    model._preference_loss = lambda *args: torch.tensor(float("nan"), requires_grad=True)
+    with pytest.raises(FloatingPointError, match=r"listwise loss became non-finite .* lower the learning rate"):
+        model.learn(50)

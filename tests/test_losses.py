@@ -474,3 +474,12 @@ def test_losses_run_on_cuda_and_match_cpu():
         on_cuda = loss_fn(logp.cuda(), logp_ref.cuda(), scores.cuda())
         assert on_cuda.device.type == "cuda"
         torch.testing.assert_close(on_cuda.cpu(), loss_fn(logp, logp_ref, scores))
+
+
+def test_grpo_loss_stays_finite_when_the_policy_moved_far_from_the_anchor() -> None:
+    logp = torch.tensor([[0.0, -300.0, 250.0]], requires_grad=True)
+    logp_anchor = torch.zeros(1, 3)
+    scores = torch.tensor([[1.0, 0.0, -1.0]])
+    loss = grpo_loss(logp, logp_anchor, scores)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logp.grad).all()
