@@ -147,12 +147,14 @@ def test_ctrl_c_keeps_finished_runs_and_records_the_interrupted_one(tmp_path):
     command = [sys.executable, str(RUN), *args, "adpo:learning_starts=10"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     finished = tmp_path / "CartPole-v1" / "ppo" / "seed_0" / "result.json"
-    deadline = time.monotonic() + 120
-    while not finished.exists() and time.monotonic() < deadline and process.poll() is None:
+    adpo_events = tmp_path / "CartPole-v1" / "adpo" / "seed_0"
+    # Generous deadlines: on a loaded 2-core machine starting Python, torch and the first run takes a while.
+    deadline = time.monotonic() + 300
+    while not (finished.exists() and adpo_events.exists()) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
     time.sleep(3)  # let the ADPO run get into training
     os.kill(process.pid, signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stderr
     assert json.loads(finished.read_text())["status"] == "ok"
     interrupted = json.loads((tmp_path / "CartPole-v1" / "adpo" / "seed_0" / "result.json").read_text())
