@@ -145,7 +145,16 @@ def test_ctrl_c_keeps_finished_runs_and_records_the_interrupted_one(tmp_path):
     args = ["--algo", "ppo", "adpo", "--env", "CartPole-v1", "--log-dir", str(tmp_path), "--quiet", "--eval-freq", "1000000"]
     args += ["--hp", "ppo:n_timesteps=64", "ppo:n_envs=2", "ppo:n_steps=16", "adpo:n_timesteps=1000000"]
     command = [sys.executable, str(RUN), *args, "adpo:learning_starts=10"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell running the suite in the background starts it with SIGINT ignored, and Python then never turns SIGINT
+    # into KeyboardInterrupt: give the runner the disposition a terminal gives it.
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     finished = tmp_path / "CartPole-v1" / "ppo" / "seed_0" / "result.json"
     adpo_events = tmp_path / "CartPole-v1" / "adpo" / "seed_0"
     # Generous deadlines: on a loaded 2-core machine starting Python, torch and the first run takes a while.
