@@ -33,9 +33,7 @@ from adpo_rl.scorers import SCORERS, env_group_oracle, has_group_oracle
 
 SelfADPO = TypeVar("SelfADPO", bound="ADPO")
 
-TARGET_KINDS = ("soft", "hard", "kde")
 LOSS_KINDS = ("listwise", "pairwise", "plackett_luce", "grpo")
-NORMALIZE_KINDS = ("zscore", "none")
 SUPPORTED_ACTION_SPACES = (spaces.Discrete, spaces.Box)
 ADAPTIVE_TEMPERATURE_KEYS = ("a", "b", "t_min", "t_max")
 
@@ -86,7 +84,7 @@ class ADPO(OffPolicyAlgorithm):
         pairwise loss
     :param target: how scores become targets: ``"soft"`` (softmax of z-scores), ``"hard"`` (one-hot argmax) or ``"kde"``
         (kernel-smoothed rank target, robust to heavy-tailed scores)
-    :param normalize: ``"zscore"`` (group-normalised scores) or ``"none"`` (raw scores / beta)
+    :param normalize: ``"zscore"`` (group-normalised scores), ``"center"`` (mean removed) or ``"none"`` (raw scores / beta)
     :param loss: ``"listwise"`` (the ADPO objective), ``"pairwise"`` (soft DPO over all pairs of the group; hard targets
         give DPO), ``"plackett_luce"`` (ranking likelihood) or ``"grpo"`` (GRPO's clipped-ratio surrogate with
         group-normalised advantages; the baseline, not ADPO)
@@ -230,8 +228,8 @@ class ADPO(OffPolicyAlgorithm):
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         if not beta > 0:
             raise ValueError(f"beta must be > 0, got {beta!r}")
-        _check_choice("target", target, TARGET_KINDS)
-        _check_choice("normalize", normalize, NORMALIZE_KINDS)
+        _check_choice("target", target, losses.TARGET_KINDS)
+        _check_choice("normalize", normalize, losses.NORMALIZE_MODES)
         _check_choice("loss", loss, LOSS_KINDS)
         _check_choice("anchor", anchor, ANCHOR_MODES)
         if adaptive_temperature is not None:
