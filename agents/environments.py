@@ -13,6 +13,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 BANDIT_NAMESPACE = "adpo_rl/"
+NOISE_SEPARATOR = "+"
+"""Separates a control env from a reward noise in a name: ``CartPole-v1+cauchy-medium``."""
 # Environments with tuned entries in agents/hyperparams, listed first in error messages.
 BENCHMARK_ENVS = (
     "CartPole-v1",
@@ -38,12 +40,16 @@ class EnvSpec:
     :param env_id: the gymnasium id it builds
     :param env_kwargs: constructor arguments implied by the name (a scenario's noise model)
     :param is_bandit: whether it is one of the adpo_rl bandits (one-step episodes, win-mass metrics)
+    :param reward_noise: ``(noise, severity)`` added to the training rewards by
+        :class:`~adpo_rl.envs.wrappers.NoisyReward` (names like ``CartPole-v1+cauchy-medium``); evaluation
+        returns stay clean. None for no noise.
     """
 
     name: str
     env_id: str
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     is_bandit: bool = False
+    reward_noise: tuple[str, str] | None = None
 
     @property
     def folder_name(self) -> str:
@@ -87,12 +93,39 @@ def valid_env_names() -> list[str]:
     return first + [env_id for env_id in ids if env_id not in first]
 
 
+def reward_noise_names() -> tuple[str, ...]:
+    """The ``noise-severity`` suffixes a control env accepts (``gaussian-low`` ... ``flip-high``)."""
+    from adpo_rl.envs.noise import NOISES, SEVERITIES
+
+    return tuple(f"{noise}-{severity}" for noise in NOISES if noise not in ("none", "shift") for severity in SEVERITIES)
+
+
+def _resolve_noisy(name: str) -> EnvSpec:
+    base, suffix = name.rsplit(NOISE_SEPARATOR, 1)
+    valid = reward_noise_names()
+    if suffix not in valid:
+        raise UnknownEnvironmentError(
+            f"unknown reward noise {suffix!r} in {name!r}; valid suffixes after {NOISE_SEPARATOR!r}: {', '.join(valid)}"
+        )
+    spec = resolve_env(base)
+    if spec.is_bandit or spec.reward_noise is not None:
+        raise UnknownEnvironmentError(
+            f"{name!r}: reward noise applies to control envs only; the bandits carry their own noise, "
+            f"pick a bandit scenario instead ({', '.join(bandit_scenarios())})"
+        )
+    noise, severity = suffix.split("-", 1)
+    return EnvSpec(name, spec.env_id, dict(spec.env_kwargs), reward_noise=(noise, severity))
+
+
 def resolve_env(name: str) -> EnvSpec:
     """
-    :param name: a gymnasium id (``CartPole-v1``, ``adpo_rl/ContextualBandit-v0``) or a bandit scenario name
+    :param name: a gymnasium id (``CartPole-v1``, ``adpo_rl/ContextualBandit-v0``), a bandit scenario name, or a
+        control env with a reward noise, ``<gymnasium id>+<noise>-<severity>`` (``Pendulum-v1+cauchy-medium``)
     :return: the resolved environment
     :raises UnknownEnvironmentError: naming close matches and the main valid names
     """
+    if NOISE_SEPARATOR in name:
+        return _resolve_noisy(name)
     if name in bandit_scenarios():
         from adpo_rl.envs import scenario_env_kwargs
 
@@ -106,7 +139,8 @@ def resolve_env(name: str) -> EnvSpec:
     main = [*bandit_scenarios(), *[v for v in valid if v.startswith(BANDIT_NAMESPACE)], *BENCHMARK_ENVS]
     raise UnknownEnvironmentError(
         f"unknown environment {name!r}.{hint} Valid names: {', '.join(main)}, "
-        f"or any registered gymnasium id ({len(valid)} in all; see gymnasium.pprint_registry())."
+        f"or any registered gymnasium id ({len(valid)} in all; see gymnasium.pprint_registry()), "
+        f"optionally with a reward noise: CartPole-v1{NOISE_SEPARATOR}cauchy-medium."
     )
 
 
@@ -122,7 +156,9 @@ def make_env(
     Build the vectorised environment an SB3 model trains (or is evaluated) on.
 
     Bandits use the suite's natively batched VecEnv; other ids use SB3's ``make_vec_env`` (Monitor-wrapped
-    ``DummyVecEnv``).
+    ``DummyVecEnv``). A spec with ``reward_noise`` wraps each training copy in
+    :class:`~adpo_rl.envs.wrappers.NoisyReward` outside its Monitor, so the agent learns from noisy rewards while
+    episode statistics (and evaluation, which gets no noise) report the clean return.
 
     :param env: an environment name or a resolved :class:`EnvSpec`
     :param n_envs: number of copies
@@ -142,7 +178,20 @@ def make_env(
             kwargs = {**kwargs, **bandit_eval_kwargs()}
         vec_env: VecEnv = make_bandit_vec_env(spec.env_id, n_envs=n_envs, seed=seed, **kwargs)
     else:
-        vec_env = make_vec_env(spec.env_id, n_envs=n_envs, seed=seed, env_kwargs=kwargs)
+        wrapper_class, wrapper_kwargs = None, None
+        if spec.reward_noise is not None and not evaluation:
+            from adpo_rl.envs.wrappers import NoisyReward
+
+            wrapper_class = NoisyReward
+            wrapper_kwargs = {"noise": spec.reward_noise[0], "severity": spec.reward_noise[1]}
+        vec_env = make_vec_env(
+            spec.env_id,
+            n_envs=n_envs,
+            seed=seed,
+            env_kwargs=kwargs,
+            wrapper_class=wrapper_class,
+            wrapper_kwargs=wrapper_kwargs,
+        )
     if normalize is not None:
         if evaluation:
             normalize = {**normalize, "training": False, "norm_reward": False}

@@ -2,9 +2,11 @@
 Train algorithms x environments x seeds with one layout and one evaluation protocol.
 
     python benchmarks/run.py --algo adpo ppo --env CartPole-v1 --seeds 0 1 2
+    python benchmarks/run.py --algo adpo sac --env Pendulum-v1 Pendulum-v1+cauchy-medium --seeds 0 1 2
     tensorboard --logdir runs
 
-Each run writes ``<log-dir>/<env>/<algo>/seed_<n>/``: TensorBoard events (``eval/mean_reward`` against environment
+``ENV+NOISE-SEVERITY`` trains on rewards perturbed by :class:`~adpo_rl.envs.wrappers.NoisyReward` (the paper's noises:
+gaussian / cauchy / flip at low / medium / high) and evaluates on the clean rewards. Each run writes ``<log-dir>/<env>/<algo>/seed_<n>/``: TensorBoard events (``eval/mean_reward`` against environment
 steps for every algorithm, ``eval/win_mass`` and ``eval/regret`` on bandits), ``eval.csv`` and ``result.json``.
 
 Exit codes: 0 every run finished (or was already complete with --resume); 1 at least one run failed (its
@@ -47,7 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         required=True,
         metavar="ENV",
-        help="one or more gymnasium ids (CartPole-v1, adpo_rl/ContextualBandit-v0, ...) or bandit scenario names",
+        help="one or more gymnasium ids (CartPole-v1, adpo_rl/ContextualBandit-v0, ...), bandit scenario names, or "
+        "control envs trained on noisy rewards: CartPole-v1+cauchy-medium (NoisyReward; evaluation stays clean)",
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds, one run each (default: 0)")
     parser.add_argument("--timesteps", type=int, help="environment steps per run (default: the yml entry's n_timesteps)")

@@ -159,6 +159,7 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
             **spec.to_dict(),
             "env_id": env.env_id if env is not None else None,
             "is_bandit": env.is_bandit if env is not None else None,
+            "reward_noise": "-".join(env.reward_noise) if env is not None and env.reward_noise else None,
             "hyperparams_source": config.source if config else None,
             "hyperparams": config.hyperparams if config else None,
             "torch_device": str(model.device) if model is not None else None,

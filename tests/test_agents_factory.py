@@ -97,3 +97,37 @@ def test_bandit_scenarios_resolve_to_the_bandit_with_their_noise_and_eval_contex
     assert not make_env(env, 2, seed=0).eval_mode and make_env(env, 1, seed=0, evaluation=True).eval_mode
     with pytest.raises(UnsupportedActionSpaceError, match="sac supports only Box action spaces; none has Discrete"):
         make_model("sac", "none", seed=0)
+
+
+def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_clean():
+    env = resolve_env("CartPole-v1+cauchy-medium")
+    assert env.env_id == "CartPole-v1" and env.reward_noise == ("cauchy", "medium") and not env.is_bandit
+    assert env.folder_name == "CartPole-v1_cauchy-medium"
+    assert get_config("adpo", env).source == "CartPole-v1"  # same tuned entry as the clean env
+
+    def rewards(vec_env, n=50):
+        vec_env.reset()
+        out = []
+        for _ in range(n):
+            _, reward, _, infos = vec_env.step([vec_env.action_space.sample()])
+            out.append((float(reward[0]), infos[0].get("clean_reward")))
+        return out
+
+    noisy = rewards(make_env(env, 1, seed=3))
+    assert all(clean == 1.0 for _, clean in noisy) and len({r for r, _ in noisy}) == len(noisy)
+    assert rewards(make_env(env, 1, seed=3)) == noisy  # seeded: the same noise again
+    assert all(r == 1.0 and clean is None for r, clean in rewards(make_env(env, 1, seed=3, evaluation=True)))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("CartPole-v1+cauchy-huge", "valid suffixes after '\\+': gaussian-low"),
+        ("CartPole-v1+shift-low", "unknown reward noise 'shift-low'"),
+        ("cauchy-medium+flip-low", "control envs only"),
+        ("CartPol-v1+flip-low", "Did you mean CartPole-v1"),
+    ],
+)
+def test_bad_reward_noise_names_are_rejected_with_the_valid_choices(name, message):
+    with pytest.raises(UnknownEnvironmentError, match=message):
+        resolve_env(name)

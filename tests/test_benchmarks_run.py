@@ -183,3 +183,14 @@ def test_bandit_runs_log_win_mass_and_regret(tmp_path):
         assert 0.0 <= final["win_mass"] <= 1.0 and final["regret"] >= 0.0
     report = cli(REPORT, str(tmp_path))
     assert report.returncode == 0 and "final win_mass" in report.stdout
+
+
+def test_noisy_control_env_runs_in_its_own_folder_with_clean_evaluation(tmp_path):
+    result = cli(RUN, "--algo", "adpo", "--env", "CartPole-v1+flip-high", "--log-dir", str(tmp_path), *TINY)
+    assert result.returncode == 0, result.stderr
+    run_dir = tmp_path / "CartPole-v1_flip-high" / "adpo" / "seed_0"
+    result_json = json.loads((run_dir / "result.json").read_text())
+    assert result_json["config"]["env"] == "CartPole-v1+flip-high"
+    assert result_json["config"]["reward_noise"] == "flip-high"
+    # evaluation returns are clean: CartPole's are positive step counts even though training saw r -> -r flips
+    assert result_json["final_eval"]["mean_reward"] >= 8.0
