@@ -82,8 +82,10 @@ def main() -> None:
 
     cartpole_rate = results["CartPoleVectorEnv (gymnasium)"]
     dummy_rate = results["ContextualBandit DummyVecEnv"]
-    print(f"N={n}, noise={args.noise}/{args.severity}, numpy {np.__version__}, gymnasium {gym.__version__}, "
-          f"{platform.processor() or platform.machine()}")
+    print(
+        f"N={n}, noise={args.noise}/{args.severity}, numpy {np.__version__}, gymnasium {gym.__version__}, "
+        f"{platform.processor() or platform.machine()}"
+    )
     print(f"| env (N={n}, random actions) | steps/s | vs CartPoleVectorEnv | vs DummyVecEnv |")
     print("|---|---:|---:|---:|")
     for name, rate in results.items():

@@ -6,7 +6,9 @@ Train algorithms x environments x seeds with one layout and one evaluation proto
     tensorboard --logdir runs
 
 ``ENV+NOISE-SEVERITY`` trains on rewards perturbed by :class:`~adpo_rl.envs.wrappers.NoisyReward` (the paper's noises:
-gaussian / cauchy / flip at low / medium / high) and evaluates on the clean rewards. Each run writes ``<log-dir>/<env>/<algo>/seed_<n>/``: TensorBoard events (``eval/mean_reward`` against environment
+gaussian / cauchy / flip at low / medium / high) and evaluates on the clean rewards.
+
+Each run writes ``<log-dir>/<env>/<algo>/seed_<n>/``: TensorBoard events (``eval/mean_reward`` against environment
 steps for every algorithm, ``eval/win_mass`` and ``eval/regret`` on bandits), ``eval.csv`` and ``result.json``.
 
 Exit codes: 0 every run finished (or was already complete with --resume); 1 at least one run failed (its

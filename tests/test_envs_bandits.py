@@ -152,9 +152,10 @@ def test_continuous_bandit_reward_peaks_at_optimum():
     assert scores.shape == (4,) and scores[0] == pytest.approx(1.0)
     assert np.all(np.diff(scores) < 0)  # farther from the optimum, lower reward
     # Out-of-box actions are clipped, not rejected.
-    assert env.get_wrapper_attr("score_actions")(np.array([[5.0, 5.0]]))[0] == env.get_wrapper_attr("score_actions")(
-        np.array([[1.0, 1.0]])
-    )[0]
+    assert (
+        env.get_wrapper_attr("score_actions")(np.array([[5.0, 5.0]]))[0]
+        == env.get_wrapper_attr("score_actions")(np.array([[1.0, 1.0]]))[0]
+    )
 
 
 def test_continuous_flip_reflects_within_action_range():

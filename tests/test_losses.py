@@ -25,6 +25,7 @@ def _seed_torch():
     # Tests that draw with torch.randn see the same numbers whatever ran before them.
     torch.manual_seed(0)
 
+
 HUGE_SCORES = [
     [1e8, 1e8 + 1e3, 1e8 - 5e2, 1e8],
     [-1e8, -1e8 + 1e3, -1e8 - 5e2, -1e8],
