@@ -184,8 +184,13 @@ def folder_name(env: str) -> str:
 
 
 def value_at(run: Run, column: str, step: int) -> float | None:
-    """:return: ``column`` at the last evaluation at or before environment step ``step`` (None before the first)"""
+    """
+    :return: ``column`` at the last evaluation at or before environment step ``step`` (None before the first
+        evaluation and past the last one: a run is not carried beyond its budget)
+    """
     steps = run.evals["timesteps"]
+    if not steps.size or step > steps[-1]:
+        return None
     index = np.flatnonzero(steps <= step)
     return float(run.evals[column][index[-1]]) if index.size else None
 

@@ -20,7 +20,8 @@ def test_value_at_takes_the_last_evaluation_at_or_before_the_step() -> None:
     run = _run([0, 2000, 4000], [-1500.0, -800.0, -200.0])
     assert value_at(run, "mean_reward", 2000) == -800.0
     assert value_at(run, "mean_reward", 3999) == -800.0
-    assert value_at(run, "mean_reward", 10_000) == -200.0
+    assert value_at(run, "mean_reward", 4000) == -200.0
+    assert value_at(run, "mean_reward", 10_000) is None  # past the run's budget: not carried forward
 
 
 def test_checkpoint_table_averages_seeds() -> None:
@@ -28,4 +29,4 @@ def test_checkpoint_table_averages_seeds() -> None:
     table = checkpoint_table(runs, [0, 2000]).splitlines()
     assert table[0] == "| algorithm | 0 | 2,000 |"
     assert table[2] == "| adpo | -1000 ± 0 | -200 ± 0 |"
-    assert table[3] == "| sac | -900 | -900 |"
+    assert table[3] == "| sac | -900 | n/a |"
