@@ -108,7 +108,9 @@ def _resolve_noisy(name: str) -> EnvSpec:
             f"unknown reward noise {suffix!r} in {name!r}; valid suffixes after {NOISE_SEPARATOR!r}: {', '.join(valid)}"
         )
     spec = resolve_env(base)
-    if spec.is_bandit or spec.reward_noise is not None:
+    if spec.reward_noise is not None:
+        raise UnknownEnvironmentError(f"{name!r}: one reward noise per env, got two")
+    if spec.is_bandit:
         raise UnknownEnvironmentError(
             f"{name!r}: reward noise applies to control envs only; the bandits carry their own noise, "
             f"pick a bandit scenario instead ({', '.join(bandit_scenarios())})"

@@ -71,6 +71,17 @@ class Rejected:
     reason: str
 
 
+def parse_literal(text: str) -> Any:
+    """
+    :param text: a hyperparameter value as typed on the command line
+    :return: the Python literal it spells (``1e-3``, ``[64, 64]``, ``True``), else the string itself (``ema``)
+    """
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def parse_overrides(items: list[str], algos: list[str]) -> dict[str, dict[str, Any]]:
     """
     Parse ``--hp`` items: ``key=value`` applies to every algorithm, ``algo:key=value`` to one. Values are
@@ -91,10 +102,7 @@ def parse_overrides(items: list[str], algos: list[str]) -> dict[str, dict[str, A
             raise UsageError(f"--hp {item!r} is scoped to {scope!r}, which is not an algorithm; valid: {', '.join(ALGOS)}")
         # An item scoped to a known algorithm that is not being run is ignored, so one --hp set serves any --algo subset.
         targets = ([scope] if scope in per_algo else []) if colon else algos
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
+        value = parse_literal(text)
         for algo in targets:
             per_algo[algo][key] = value
     return per_algo

@@ -16,7 +16,6 @@ the final evaluation beside it.
 from __future__ import annotations
 
 import argparse
-import ast
 import itertools
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 from report import load_runs
 from run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, run_parallel, run_sequential
-from run_plan import UsageError, allocate_dirs, parse_overrides, plan_runs, resolve_names
+from run_plan import UsageError, allocate_dirs, parse_literal, parse_overrides, plan_runs, resolve_names
 
 from adpo_rl.agents import ALGOS
 from adpo_rl.agents.environments import env_folder_name
@@ -60,14 +59,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def literal(text: str) -> Any:
-    """A ``--grid`` value: a Python literal where it parses as one, else the string itself."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def grid_points(grid: list[list[str]]) -> list[dict[str, Any]]:
     """
     :param grid: ``[[key, value, ...], ...]`` as given on the command line
@@ -80,7 +71,7 @@ def grid_points(grid: list[list[str]]) -> list[dict[str, Any]]:
             raise UsageError(f"--grid {item[0]} has no values; give them after the key: --grid {item[0]} 1 2")
     if len(set(keys)) != len(keys):
         raise UsageError(f"--grid repeats a key: {', '.join(keys)}")
-    values = [[literal(text) for text in item[1:]] for item in grid]
+    values = [[parse_literal(text) for text in item[1:]] for item in grid]
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
 
 

@@ -125,6 +125,7 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
         ("CartPole-v1+cauchy-huge", "valid suffixes after '\\+': gaussian-low"),
         ("CartPole-v1+shift-low", "unknown reward noise 'shift-low'"),
         ("cauchy-medium+flip-low", "control envs only"),
+        ("CartPole-v1+flip-low+cauchy-low", "one reward noise per env, got two"),
         ("CartPol-v1+flip-low", "Did you mean CartPole-v1"),
     ],
 )
