@@ -33,7 +33,8 @@ def _pair(seed: int = 0) -> tuple[nn.Module, nn.Module]:
 
 
 def _train_step(actor: nn.Module, optimizer: torch.optim.Optimizer) -> None:
-    loss = actor(torch.randn(8, 4)).square().mean()  # also updates BatchNorm's running stats
+    inputs = torch.randn(8, 4, device=next(actor.parameters()).device)
+    loss = actor(inputs).square().mean()  # also updates BatchNorm's running stats
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
