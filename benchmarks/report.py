@@ -7,7 +7,9 @@ Summarise a runs folder written by benchmarks/run.py: a markdown table per envir
 Per algorithm: the final evaluation return (mean ± 95% Student-t CI over seeds), the environment steps to reach
 the env's reward threshold (gymnasium spec's reward_threshold; on bandits win_mass >= 0.8), training throughput,
 and on bandits the final win-mass and regret. Only finished runs count (result.json status "ok"); a seed run
-several times counts once (its latest run).
+several times counts once (its latest run). ``--include-interrupted`` also reports runs stopped by Ctrl-C (or a
+time limit's SIGINT) up to where they got: their last evaluation is their "final" one, the table says how many steps
+they trained, and a checkpoint cell that fewer seeds reached says so, e.g. ``765 (2/3 seeds)``.
 """
 
 from __future__ import annotations
@@ -30,12 +32,20 @@ EVAL_FILE = "eval.csv"
 BANDIT_WIN_MASS_THRESHOLD = 0.8
 
 
+REPORTED_STATUSES = ("ok",)
+PARTIAL_STATUSES = ("ok", "interrupted")
+
+
 @dataclass
 class Run:
-    """A finished run: its result file and its evaluations (column name -> values, by ``timesteps``)."""
+    """A reported run: its result file and its evaluations (column name -> values, by ``timesteps``)."""
 
     result: dict[str, Any]
     evals: dict[str, np.ndarray]
+
+    @property
+    def interrupted(self) -> bool:
+        return self.result.get("status") == "interrupted"
 
     @property
     def env(self) -> str:
@@ -58,11 +68,13 @@ def read_eval_csv(path: Path) -> dict[str, np.ndarray]:
     return {key: np.array([float(row[key]) if row[key] not in ("", None) else math.nan for row in rows]) for key in columns}
 
 
-def load_runs(root: Path) -> tuple[list[Run], int]:
+def load_runs(root: Path, include_interrupted: bool = False) -> tuple[list[Run], int]:
     """
     :param root: a runs folder (searched recursively for result.json)
-    :return: the finished runs (latest per env, algo and seed) and the number of unfinished or failed ones
+    :param include_interrupted: also return runs stopped by Ctrl-C, with the evaluations they reached
+    :return: the reported runs (latest per env, algo and seed) and the number of runs left out (unfinished, failed)
     """
+    statuses = PARTIAL_STATUSES if include_interrupted else REPORTED_STATUSES
     latest: dict[tuple[str, str, int], Run] = {}
     not_ok = 0
     for path in sorted(root.rglob(RESULT_FILE)):
@@ -71,7 +83,7 @@ def load_runs(root: Path) -> tuple[list[Run], int]:
         except ValueError:
             not_ok += 1
             continue
-        if result.get("status") != "ok" or not (path.parent / EVAL_FILE).exists():
+        if result.get("status") not in statuses or not (path.parent / EVAL_FILE).exists():
             not_ok += 1
             continue
         run = Run(result, read_eval_csv(path.parent / EVAL_FILE))
@@ -121,6 +133,9 @@ def env_table(runs_by_algo: dict[str, list[Run]]) -> str:
     header = ["algorithm", "seeds", "final eval/mean_reward", threshold_header, "steps/s"]
     if bandit:
         header += ["final win_mass", "final regret"]
+    partial = any(r.interrupted for runs in runs_by_algo.values() for r in runs)
+    if partial:
+        header += ["steps trained (interrupted runs)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for algo, runs in sorted(runs_by_algo.items()):
         finals = [r.result["final_eval"] or {} for r in runs]
@@ -139,8 +154,17 @@ def env_table(runs_by_algo: dict[str, list[Run]]) -> str:
         ]
         if bandit:
             row += [format_ci([f.get("win_mass") for f in finals], ".3f"), format_ci([f.get("regret") for f in finals], ".3g")]
+        if partial:
+            row.append(steps_trained(runs))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def steps_trained(runs: list[Run]) -> str:
+    """``min to max`` environment steps the runs trained, and how many of them were interrupted."""
+    steps = [int(r.result.get("num_timesteps") or 0) for r in runs]
+    span = f"{min(steps):,}" if min(steps) == max(steps) else f"{min(steps):,} to {max(steps):,}"
+    return f"{span} ({sum(r.interrupted for r in runs)}/{len(runs)} interrupted)"
 
 
 def plot_env(env: str, runs_by_algo: dict[str, list[Run]], path: Path) -> None:
@@ -202,19 +226,21 @@ def checkpoint_table(runs_by_algo: dict[str, list[Run]], checkpoints: list[int],
         cells = []
         for step in checkpoints:
             values = [v for v in (value_at(r, column, step) for r in runs) if v is not None]
-            cells.append(format_ci(values, ".0f" if column == "mean_reward" else ".3f"))
+            cell = format_ci(values, ".0f" if column == "mean_reward" else ".3f")
+            cells.append(f"{cell} ({len(values)}/{len(runs)} seeds)" if 0 < len(values) < len(runs) else cell)
         lines.append(f"| {algo} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def build_report(root: Path, out: Path, checkpoints: list[int] | None = None) -> str:
+def build_report(root: Path, out: Path, checkpoints: list[int] | None = None, include_interrupted: bool = False) -> str:
     """
     :param root: runs folder
     :param out: where ``results.md`` and ``plots/<env>.png`` go
     :param checkpoints: environment steps at which to tabulate the evaluation return of every algorithm
+    :param include_interrupted: also report runs stopped by Ctrl-C, up to the evaluations they reached
     :return: the markdown report
     """
-    runs, not_ok = load_runs(root)
+    runs, not_ok = load_runs(root, include_interrupted)
     grouped: dict[str, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         grouped[run.env][run.algo].append(run)
@@ -245,12 +271,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--checkpoints", type=int, nargs="+", help="environment steps at which to tabulate every algorithm's return"
     )
+    parser.add_argument(
+        "--include-interrupted",
+        action="store_true",
+        help="also report runs stopped by Ctrl-C or a time limit, up to the evaluations they reached",
+    )
     args = parser.parse_args(argv)
     if not args.runs.is_dir():
         parser.error(f"{args.runs} is not a folder")
     out = args.out or args.runs
     out.mkdir(parents=True, exist_ok=True)
-    report = build_report(args.runs, out, args.checkpoints)
+    report = build_report(args.runs, out, args.checkpoints, args.include_interrupted)
     (out / "results.md").write_text(report)
     print(report)
     print(f"(written to {out / 'results.md'} and {out / 'plots'}/)")

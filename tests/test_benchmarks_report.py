@@ -1,5 +1,7 @@
-"""report.py's checkpoint table: the return of every algorithm at given environment steps, mean ± 95% CI over seeds."""
+"""report.py's checkpoint table (the return of every algorithm at given environment steps, mean ± 95% CI over seeds)
+and its reporting of interrupted runs."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -7,7 +9,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from report import Run, checkpoint_table, value_at
+from report import Run, build_report, checkpoint_table, load_runs, value_at
 
 
 def _run(steps: list[int], rewards: list[float]) -> Run:
@@ -30,3 +32,43 @@ def test_checkpoint_table_averages_seeds() -> None:
     assert table[0] == "| algorithm | 0 | 2,000 |"
     assert table[2] == "| adpo | -1000 ± 0 | -200 ± 0 |"
     assert table[3] == "| sac | -900 | n/a |"
+
+
+def test_checkpoint_cells_that_fewer_seeds_reached_say_so() -> None:
+    runs = {"adpo": [_run([0, 2000, 4000], [-1000.0, -200.0, -150.0]), _run([0, 2000], [-1000.0, -300.0])]}
+    assert checkpoint_table(runs, [2000, 4000]).splitlines()[2] == "| adpo | -250 ± 635 | -150 (1/2 seeds) |"
+
+
+def _write_run(root: Path, seed: int, status: str, rewards: list[float]) -> None:
+    folder = root / "Pendulum-v1" / "adpo" / f"seed_{seed}"
+    folder.mkdir(parents=True)
+    steps = [1000 * i for i in range(len(rewards))]
+    rows = "".join(f"{s},{r},0\n" for s, r in zip(steps, rewards, strict=True))
+    (folder / "eval.csv").write_text("timesteps,mean_reward,std_reward\n" + rows)
+    result = {
+        "status": status,
+        "config": {"env": "Pendulum-v1", "algo": "adpo", "seed": seed, "env_id": "Pendulum-v1"},
+        "started_at": "2026-11-27T00:00:00+00:00",
+        "num_timesteps": steps[-1] + 500,
+        "final_eval": {"timesteps": steps[-1], "mean_reward": rewards[-1]},
+        "steps_per_s": 100.0,
+    }
+    (folder / "result.json").write_text(json.dumps(result))
+
+
+def test_interrupted_runs_are_reported_only_when_asked(tmp_path: Path) -> None:
+    _write_run(tmp_path, 0, "ok", [-1200.0, -400.0, -200.0])
+    _write_run(tmp_path, 1, "interrupted", [-1100.0, -600.0])
+    _write_run(tmp_path, 2, "failed", [-1300.0])
+    runs, left_out = load_runs(tmp_path)
+    assert [r.result["config"]["seed"] for r in runs] == [0] and left_out == 2
+    runs, left_out = load_runs(tmp_path, include_interrupted=True)
+    assert sorted(r.result["config"]["seed"] for r in runs) == [0, 1] and left_out == 1
+
+    report = build_report(tmp_path, tmp_path / "out", checkpoints=[1000, 2000], include_interrupted=True)
+    assert "steps trained (interrupted runs)" in report
+    assert "| 2 | -400 ± 2541 |" in report  # final: -200 (finished) and -600 (last evaluation of the interrupted one)
+    assert "1,500 to 2,500 (1/2 interrupted)" in report
+    assert "| adpo | -500 ± 1271 | -200 (1/2 seeds) |" in report
+    assert "1 run(s) under" in report  # the failed one, still left out
+    assert (tmp_path / "out" / "plots" / "Pendulum-v1.png").exists()
