@@ -65,9 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group-sizes", type=int, nargs="+", default=[4, 8, 16, 32, 64])
     parser.add_argument("--steps", type=int, default=1000, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--torch-threads", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.device == "cuda" and not th.cuda.is_available():
+        parser.error("--device cuda, but torch sees no CUDA device")  # SB3 would silently time the CPU instead
     th.set_num_threads(args.torch_threads)
 
     models = {}

@@ -1,0 +1,28 @@
+"""benchmarks/throughput.py: the side-by-side steps/s table, and a clear error instead of silently timing the CPU."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch as th
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import throughput
+
+
+def test_discrete_env_times_adpo_against_ppo(capsys) -> None:
+    throughput.main(["--env", "CartPole-v1", "--group-sizes", "2", "--steps", "50", "--rounds", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "CartPole-v1: training steps/s, best of 1 rounds of 50 steps, device cpu"
+    assert lines[1] == "| contender | steps/s | vs ppo |"
+    assert [line.split(" | ")[0] for line in lines[3:]] == ["| adpo K=2", "| ppo"]  # no SAC on a Discrete env
+    assert lines[-1].endswith("| 1.00x |")
+
+
+@pytest.mark.skipif(th.cuda.is_available(), reason="checks the message shown where no GPU is present")
+def test_cuda_without_a_gpu_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        throughput.main(["--device", "cuda"])
+    assert exit_info.value.code == 2
+    assert "torch sees no CUDA device" in capsys.readouterr().err
