@@ -36,6 +36,7 @@ SelfADPO = TypeVar("SelfADPO", bound="ADPO")
 LOSS_KINDS = ("listwise", "pairwise", "plackett_luce", "grpo")
 SUPPORTED_ACTION_SPACES = (spaces.Discrete, spaces.Box)
 ADAPTIVE_TEMPERATURE_KEYS = ("a", "b", "t_min", "t_max")
+CRITIC_LOSSES = {"mse": F.mse_loss, "huber": F.smooth_l1_loss}
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -99,6 +100,9 @@ class ADPO(OffPolicyAlgorithm):
         trained, each context's group is scored by the environment and every scored candidate counts as one timestep,
         so budgets match PPO's; ``buffer_size`` is then the number of recent scored groups kept for training)
     :param clip_range: ratio clipping of the ``"grpo"`` loss
+    :param critic_loss: TD loss of the twin critics: ``"mse"`` (as SAC) or ``"huber"`` (smooth L1 with delta 1, as
+        SB3's DQN: quadratic for TD errors under one unit of return, linear above, so reward outliers such as heavy-tailed
+        noise pull the critic with a bounded gradient)
     :param stats_window_size: window size of the rollout logging (episode return and length)
     :param tensorboard_log: log directory for TensorBoard (None: no logging)
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``log_std_init``, ...)
@@ -142,6 +146,7 @@ class ADPO(OffPolicyAlgorithm):
         whole_action_set: bool = True,
         scorer: str = "critic",
         clip_range: float = 0.2,
+        critic_loss: str = "mse",
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -154,6 +159,7 @@ class ADPO(OffPolicyAlgorithm):
             group_size, group_batch_size, temperature, beta, target, normalize, loss, anchor, adaptive_temperature
         )
         _check_choice("scorer", scorer, SCORERS)
+        _check_choice("critic_loss", critic_loss, tuple(CRITIC_LOSSES))
         if not clip_range > 0:
             raise ValueError(f"clip_range must be > 0, got {clip_range!r}")
         super().__init__(
@@ -199,6 +205,7 @@ class ADPO(OffPolicyAlgorithm):
         self.whole_action_set = whole_action_set
         self.scorer = scorer
         self.clip_range = clip_range
+        self.critic_loss = critic_loss
         self._anchor_updates = 0
         self._group_steps = 0
         self._reward_range = (np.inf, -np.inf)
@@ -425,7 +432,8 @@ class ADPO(OffPolicyAlgorithm):
             current_q = [q.gather(1, index) for q in self.critic(obs)]
         else:
             current_q = list(self.critic(obs, actions))
-        critic_loss = 0.5 * sum(F.mse_loss(q, td_target) for q in current_q)
+        td_loss = CRITIC_LOSSES[self.critic_loss]
+        critic_loss = 0.5 * sum(td_loss(q, td_target) for q in current_q)
         self.critic.optimizer.zero_grad()
         critic_loss.backward()  # type: ignore[union-attr]
         self.critic.optimizer.step()

@@ -27,6 +27,7 @@ from adpo_rl import ADPO
         (dict(target="median"), "Unknown target 'median'; valid choices are: 'soft', 'hard', 'kde'"),
         (dict(normalize="minmax"), "Unknown normalize 'minmax'"),
         (dict(adaptive_temperature=dict(c=1.0)), "Unknown adaptive_temperature keys"),
+        (dict(critic_loss="l1"), "Unknown critic_loss 'l1'; valid choices are: 'mse', 'huber'"),
     ],
 )
 def test_invalid_hyperparameters(kwargs: dict, message: str) -> None:
