@@ -103,7 +103,10 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
     env = resolve_env("CartPole-v1+cauchy-medium")
     assert env.env_id == "CartPole-v1" and env.reward_noise == ("cauchy", "medium") and not env.is_bandit
     assert env.folder_name == "CartPole-v1_cauchy-medium"
-    assert get_config("adpo", env).source == "CartPole-v1"  # same tuned entry as the clean env
+    assert get_config("ppo", env).source == "CartPole-v1"  # no noisy entry: the clean env's tuned one
+    noisy_config = get_config("adpo", env)  # its own entry: the clean one with a Huber critic
+    assert noisy_config.source == "CartPole-v1+cauchy-medium" and noisy_config.algo_kwargs["critic_loss"] == "huber"
+    assert get_config("adpo", resolve_env("CartPole-v1+cauchy-low")).source == "CartPole-v1"
 
     def rewards(vec_env, n=50):
         vec_env.reset()
