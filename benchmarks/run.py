@@ -14,7 +14,7 @@ steps for every algorithm, ``eval/win_mass`` and ``eval/regret`` on bandits), ``
 Exit codes: 0 every run finished (or was already complete with --resume); 1 at least one run failed (its
 ``result.json`` holds the traceback; the other runs still finished); 2 bad input (unknown algorithm or env, malformed
 --hp), nothing run; 3 some (algorithm, env) pairs were skipped as incompatible (e.g. SAC on a Discrete env), the
-others finished; 130 interrupted by Ctrl-C (completed runs are intact; rerun with --resume to finish the rest).
+others finished; 130 interrupted by Ctrl-C or SIGTERM (completed runs are intact; rerun with --resume to finish the rest).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 from run_plan import RunSpec, UsageError, allocate_dirs, parse_overrides, plan_runs, resolve_names
 from tqdm import tqdm
-from train_one import init_worker, train_in_worker, train_one
+from train_one import init_worker, stop_on_sigterm, train_in_worker, train_one
 
 from adpo_rl.agents import ALGOS
 
@@ -98,7 +98,8 @@ def describe(outcome: dict[str, Any]) -> str:
 
 
 def run_sequential(runs: list[RunSpec], quiet: bool) -> list[dict[str, Any]]:
-    """Run one after the other in this process, with a progress bar per run; stop at Ctrl-C."""
+    """Run one after the other in this process, with a progress bar per run; stop at Ctrl-C or SIGTERM."""
+    stop_on_sigterm()
     outcomes = []
     for spec in runs:
         bar = None if quiet else tqdm(total=spec.timesteps, desc=spec.label, unit="step", dynamic_ncols=True, leave=False)
@@ -117,7 +118,8 @@ def run_sequential(runs: list[RunSpec], quiet: bool) -> list[dict[str, Any]]:
 
 
 def run_parallel(runs: list[RunSpec], jobs: int, quiet: bool) -> list[dict[str, Any]]:
-    """Run ``jobs`` at a time, each in a fresh process, with one overall progress bar; Ctrl-C stops them all."""
+    """Run ``jobs`` at a time, each in a fresh process, with one overall progress bar; Ctrl-C or SIGTERM stops all."""
+    stop_on_sigterm()
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     steps = [0] * len(runs)
@@ -138,8 +140,10 @@ def run_parallel(runs: list[RunSpec], jobs: int, quiet: bool) -> list[dict[str, 
                 interrupted = True
                 for future in pending:
                     future.cancel()
-                for child in multiprocessing.active_children():  # in case the signal reached only this process
-                    os.kill(child.pid, signal.SIGINT)
+                # In case the signal reached only this process: SIGTERM, which workers handle even where they were
+                # started with SIGINT ignored (background jobs of a script).
+                for child in multiprocessing.active_children():
+                    os.kill(child.pid, signal.SIGTERM)
                 finished, pending = wait(pending).done, set()
             for future in finished:
                 index = futures[future]

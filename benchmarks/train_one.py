@@ -143,9 +143,10 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
         if diverged:
             status, error = "failed", f"non-finite eval/mean_reward (NaN or inf) at environment steps {diverged}"
     except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        status, error = "interrupted", "interrupted by the user (Ctrl-C) or SIGTERM"
         # A second Ctrl-C (or the parent forwarding the first) must not cut the result file half-written.
         previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     except Exception:
         status, error = "failed", traceback.format_exc()
     wall_time = time.perf_counter() - start
@@ -182,16 +183,30 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
             closable.close()
     if previous_handler is not None:
         signal.signal(signal.SIGINT, previous_handler)
+        stop_on_sigterm()
     return {"status": status, "run_dir": str(run_dir), "label": spec.label, "error": error, "final_eval": result["final_eval"]}
 
 
 _progress_queue = None
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """
+    Treat SIGTERM (``kill``, ``timeout``, batch schedulers) as Ctrl-C: the run in progress stops and writes its
+    ``result.json`` as ``interrupted`` instead of dying without one.
+    """
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
 def init_worker(queue) -> None:
-    """Pool initializer: keep the queue progress reports go to."""
+    """Pool initializer: keep the queue progress reports go to, stop cleanly on SIGTERM."""
     global _progress_queue
     _progress_queue = queue
+    stop_on_sigterm()
 
 
 def train_in_worker(index: int, spec: RunSpec) -> dict[str, Any]:

@@ -170,6 +170,30 @@ def test_ctrl_c_keeps_finished_runs_and_records_the_interrupted_one(tmp_path):
     assert interrupted["status"] == "interrupted" and "--resume" in stderr
 
 
+def test_sigterm_stops_a_background_run_with_its_result_recorded(tmp_path):
+    # As `run.py ... &` from a script: SIGINT ignored, so only SIGTERM (kill, timeout, schedulers) can stop it.
+    args = ["--algo", "adpo", "--env", "CartPole-v1", "--log-dir", str(tmp_path), "--quiet", "--eval-freq", "500"]
+    command = [sys.executable, str(RUN), *args, "--hp", "n_timesteps=1000000", "learning_starts=10"]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    run_dir = tmp_path / "CartPole-v1" / "adpo" / "seed_0"
+    deadline = time.monotonic() + 300
+    while not (run_dir / "eval.csv").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    time.sleep(2)  # into training
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == "interrupted" and "SIGTERM" in result["error"] and result["num_timesteps"] > 0
+
+
 @pytest.mark.skipif(not has_bandits(), reason="the bandit suite (adpo_rl.envs) is not installed yet")
 def test_bandit_runs_log_win_mass_and_regret(tmp_path):
     env = "adpo_rl/ContextualBandit-v0"
