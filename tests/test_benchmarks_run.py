@@ -1,11 +1,11 @@
 """benchmarks/run.py and benchmarks/report.py through their command lines, with tiny budgets."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -141,30 +141,43 @@ def test_a_failing_run_does_not_lose_the_others(tmp_path):
     assert json.loads((tmp_path / "CartPole-v1" / "ppo" / "seed_0" / "result.json").read_text())["status"] == "ok"
 
 
-def test_ctrl_c_keeps_finished_runs_and_records_the_interrupted_one(tmp_path):
-    args = ["--algo", "ppo", "adpo", "--env", "CartPole-v1", "--log-dir", str(tmp_path), "--quiet", "--eval-freq", "1000000"]
-    args += ["--hp", "ppo:n_timesteps=64", "ppo:n_envs=2", "ppo:n_steps=16", "adpo:n_timesteps=1000000"]
-    command = [sys.executable, str(RUN), *args, "adpo:learning_starts=10"]
-    # A shell running the suite in the background starts it with SIGINT ignored, and Python then never turns SIGINT
-    # into KeyboardInterrupt: give the runner the disposition a terminal gives it.
+def signal_runner_once_training(args: list[str], ready: Callable[[], bool], sigint, signum) -> tuple[int, str]:
+    """
+    Start run.py with ``args`` and the SIGINT disposition ``sigint``, send ``signum`` once ``ready()`` holds and the
+    run has had a moment to train; return its exit code and stderr.
+    """
     process = subprocess.Popen(
-        command,
+        [sys.executable, str(RUN), *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
-    finished = tmp_path / "CartPole-v1" / "ppo" / "seed_0" / "result.json"
-    adpo_events = tmp_path / "CartPole-v1" / "adpo" / "seed_0"
     # Generous deadlines: on a loaded 2-core machine starting Python, torch and the first run takes a while.
     deadline = time.monotonic() + 300
-    while not (finished.exists() and adpo_events.exists()) and time.monotonic() < deadline and process.poll() is None:
+    while not ready() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
-    time.sleep(3)  # let the ADPO run get into training
-    os.kill(process.pid, signal.SIGINT)
+    time.sleep(3)  # let the run get into training
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 130, stderr
+    return process.returncode, stderr
+
+
+def test_ctrl_c_keeps_finished_runs_and_records_the_interrupted_one(tmp_path):
+    args = ["--algo", "ppo", "adpo", "--env", "CartPole-v1", "--log-dir", str(tmp_path), "--quiet", "--eval-freq", "1000000"]
+    args += ["--hp", "ppo:n_timesteps=64", "ppo:n_envs=2", "ppo:n_steps=16", "adpo:n_timesteps=1000000"]
+    finished = tmp_path / "CartPole-v1" / "ppo" / "seed_0" / "result.json"
+    adpo_events = tmp_path / "CartPole-v1" / "adpo" / "seed_0"
+    # A shell running the suite in the background starts it with SIGINT ignored, and Python then never turns SIGINT
+    # into KeyboardInterrupt: give the runner the disposition a terminal gives it.
+    returncode, stderr = signal_runner_once_training(
+        [*args, "adpo:learning_starts=10"],
+        lambda: finished.exists() and adpo_events.exists(),
+        signal.SIG_DFL,
+        signal.SIGINT,
+    )
+    assert returncode == 130, stderr
     assert json.loads(finished.read_text())["status"] == "ok"
     interrupted = json.loads((tmp_path / "CartPole-v1" / "adpo" / "seed_0" / "result.json").read_text())
     assert interrupted["status"] == "interrupted" and "--resume" in stderr
@@ -173,23 +186,14 @@ def test_ctrl_c_keeps_finished_runs_and_records_the_interrupted_one(tmp_path):
 def test_sigterm_stops_a_background_run_with_its_result_recorded(tmp_path):
     # As `run.py ... &` from a script: SIGINT ignored, so only SIGTERM (kill, timeout, schedulers) can stop it.
     args = ["--algo", "adpo", "--env", "CartPole-v1", "--log-dir", str(tmp_path), "--quiet", "--eval-freq", "500"]
-    command = [sys.executable, str(RUN), *args, "--hp", "n_timesteps=1000000", "learning_starts=10"]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
     run_dir = tmp_path / "CartPole-v1" / "adpo" / "seed_0"
-    deadline = time.monotonic() + 300
-    while not (run_dir / "eval.csv").exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    time.sleep(2)  # into training
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 130, stderr
+    returncode, stderr = signal_runner_once_training(
+        [*args, "--hp", "n_timesteps=1000000", "learning_starts=10"],
+        (run_dir / "eval.csv").exists,
+        signal.SIG_IGN,
+        signal.SIGTERM,
+    )
+    assert returncode == 130, stderr
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "interrupted" and "SIGTERM" in result["error"] and result["num_timesteps"] > 0
 
