@@ -107,7 +107,7 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
     run_dir = Path(spec.run_dir)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     start = time.perf_counter()
-    status, error, previous_handler = "ok", None, None
+    status, error, previous_handlers = "ok", None, {}
     env, model, eval_env, evaluator, config = None, None, None, None, None
     try:
         env = resolve_env(spec.env)
@@ -144,9 +144,8 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
             status, error = "failed", f"non-finite eval/mean_reward (NaN or inf) at environment steps {diverged}"
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C) or SIGTERM"
-        # A second Ctrl-C (or the parent forwarding the first) must not cut the result file half-written.
-        previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # A second Ctrl-C or SIGTERM (or the parent forwarding the first) must not cut the result file half-written.
+        previous_handlers = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
     except Exception:
         status, error = "failed", traceback.format_exc()
     wall_time = time.perf_counter() - start
@@ -181,9 +180,8 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
     for closable in (eval_env, model.get_env() if model is not None else None):
         if closable is not None:
             closable.close()
-    if previous_handler is not None:
-        signal.signal(signal.SIGINT, previous_handler)
-        stop_on_sigterm()
+    for signum, handler in previous_handlers.items():
+        signal.signal(signum, handler)
     return {"status": status, "run_dir": str(run_dir), "label": spec.label, "error": error, "final_eval": result["final_eval"]}
 
 

@@ -141,7 +141,9 @@ def test_a_failing_run_does_not_lose_the_others(tmp_path):
     assert json.loads((tmp_path / "CartPole-v1" / "ppo" / "seed_0" / "result.json").read_text())["status"] == "ok"
 
 
-def signal_runner_once_training(args: list[str], ready: Callable[[], bool], sigint, signum) -> tuple[int, str]:
+def signal_runner_once_training(
+    args: list[str], ready: Callable[[], bool], sigint: signal.Handlers, signum: signal.Signals
+) -> tuple[int, str]:
     """
     Start run.py with ``args`` and the SIGINT disposition ``sigint``, send ``signum`` once ``ready()`` holds and the
     run has had a moment to train; return its exit code and stderr.
