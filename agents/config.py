@@ -128,6 +128,21 @@ def parse_vec_normalize(value: Any) -> dict[str, Any] | None:
     raise ValueError(f"vec_normalize must be true, false or a dict of VecNormalize arguments, not {value!r}")
 
 
+def _drop_stale_anchor_kwargs(hyperparams: dict[str, Any], entry: dict[str, Any], changes: dict[str, Any]) -> None:
+    """
+    An entry's ``anchor_kwargs`` belong to its ``anchor`` mode (``rate`` to ema, ``threshold`` to kl_triggered):
+    when the preset or the user switches the mode without giving options, the entry's options are dropped, so that
+    ``--hp anchor=on_policy`` works on an env whose entry sets an EMA rate.
+
+    :param hyperparams: the merged entry, updated in place
+    :param entry: the yml entry
+    :param changes: the preset's and the user's keys
+    """
+    switched = "anchor" in changes and changes["anchor"] != entry.get("anchor")
+    if switched and not any(key.split(".")[0] == "anchor_kwargs" for key in changes):
+        hyperparams.pop("anchor_kwargs", None)
+
+
 def get_agent_config(
     algo: str,
     env: str,
@@ -155,6 +170,7 @@ def get_agent_config(
     names = [env] + ([env_id] if env_id and env_id != env else []) + (["bandit"] if is_bandit else [])
     source, entry = select_entry(load_hyperparams_file(algo), names)
     hyperparams = apply_overrides({**entry, **(preset or {})}, overrides or {})
+    _drop_stale_anchor_kwargs(hyperparams, entry, {**(preset or {}), **(overrides or {})})
     if n_envs is not None:
         hyperparams["n_envs"] = n_envs
     if isinstance(hyperparams.get("normalize"), (bool, dict)):

@@ -20,6 +20,7 @@ from adpo_rl.agents import (
 )
 from adpo_rl.agents.config import RUN_KEYS, load_hyperparams_file
 from adpo_rl.agents.environments import BENCHMARK_ENVS
+from adpo_rl.anchors import EmaAnchor
 
 
 @pytest.mark.parametrize("algo", list(ALGOS))
@@ -59,6 +60,24 @@ def test_adpo_builds_on_discrete_and_box_envs():
         model = make_model("adpo", env_id, seed=0, overrides={"buffer_size": 1000})
         assert isinstance(model, ADPO) and isinstance(model.action_space, space)
         model.get_env().close()
+
+
+def test_nested_yml_options_reach_the_model():
+    model = make_model("adpo", "Pendulum-v1", seed=0, overrides={"buffer_size": 1000})  # anchor_kwargs: {rate: 0.05}
+    assert isinstance(model.anchor_strategy, EmaAnchor) and model.anchor_strategy.rate == pytest.approx(0.05)
+    assert model.n_steps == 3
+    model.get_env().close()
+
+
+def test_switching_the_anchor_mode_drops_the_entry_anchor_options():
+    def anchor_kwargs(**overrides):
+        return get_config("adpo", "Pendulum-v1", overrides=overrides).algo_kwargs.get("anchor_kwargs")
+
+    assert anchor_kwargs() == {"rate": 0.05}
+    assert anchor_kwargs(anchor="on_policy") is None  # the entry's EMA rate would be rejected by on_policy
+    assert anchor_kwargs(anchor="kl_triggered", anchor_kwargs={"threshold": 0.2}) == {"threshold": 0.2}
+    assert anchor_kwargs(anchor="ema") == {"rate": 0.05}  # same mode: the entry's options stay
+    assert anchor_kwargs(**{"anchor": "ema", "anchor_kwargs.rate": 0.2}) == {"rate": 0.2}
 
 
 def test_sac_on_a_discrete_env_is_rejected_with_the_reason():
