@@ -126,8 +126,10 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
     noisy_config = get_config("adpo", env)  # its own entry: the clean one with a Huber critic
     assert noisy_config.source == "CartPole-v1+cauchy-medium" and noisy_config.algo_kwargs["critic_loss"] == "huber"
     assert get_config("adpo", resolve_env("CartPole-v1+cauchy-low")).source == "CartPole-v1"
-    cheetah = get_config("adpo", resolve_env("HalfCheetah-v5+cauchy-medium"))  # the MuJoCo entry, Huber critic
-    assert cheetah.algo_kwargs["critic_loss"] == "huber" and cheetah.algo_kwargs["learning_starts"] == 10_000
+    for mujoco in ("HalfCheetah-v5+cauchy-medium", "Hopper-v5+cauchy-medium"):  # the MuJoCo entry, Huber critic
+        noisy_mujoco = get_config("adpo", resolve_env(mujoco))
+        assert noisy_mujoco.source == mujoco and noisy_mujoco.algo_kwargs["critic_loss"] == "huber"
+        assert noisy_mujoco.algo_kwargs["learning_starts"] == 10_000
 
     def rewards(vec_env, n=50):
         vec_env.reset()
