@@ -44,6 +44,13 @@ def test_ppo_cartpole_uses_rl_zoo_values_and_linear_schedules():
     model.get_env().close()
 
 
+def test_adpo_cartpole_entry_uses_a_faster_target_critic_than_the_class_default():
+    model = make_model("adpo", "CartPole-v1", seed=0, overrides={"buffer_size": 1000})
+    assert isinstance(model, ADPO) and model.tau == pytest.approx(0.02)
+    assert inspect.signature(ADPO.__init__).parameters["tau"].default == pytest.approx(0.005)
+    model.get_env().close()
+
+
 def test_vec_normalize_policy_kwargs_and_overrides_reach_the_model():
     model = make_model(
         "ppo", "Acrobot-v1", seed=0, n_envs=2, overrides={"policy_kwargs.net_arch": [8], "policy_kwargs.activation_fn": "ReLU"}
