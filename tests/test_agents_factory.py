@@ -44,10 +44,12 @@ def test_ppo_cartpole_uses_rl_zoo_values_and_linear_schedules():
     model.get_env().close()
 
 
-def test_adpo_cartpole_entry_uses_a_faster_target_critic_than_the_class_default():
-    model = make_model("adpo", "CartPole-v1", seed=0, overrides={"buffer_size": 1000})
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1"])
+def test_adpo_classic_control_entries_use_a_faster_target_critic_than_the_class_default(env_id):
+    model = make_model("adpo", env_id, seed=0, n_envs=1, overrides={"buffer_size": 1000})
     assert isinstance(model, ADPO) and model.tau == pytest.approx(0.02)
     assert inspect.signature(ADPO.__init__).parameters["tau"].default == pytest.approx(0.005)
+    assert get_config("adpo", resolve_env(f"{env_id}+cauchy-medium")).algo_kwargs["tau"] == pytest.approx(0.005)
     model.get_env().close()
 
 
