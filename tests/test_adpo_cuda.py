@@ -5,6 +5,8 @@ import pytest
 import torch as th
 
 from adpo_rl import ADPO
+from adpo_rl.anchors import ANCHOR_MODES
+from adpo_rl.envs import bandit_metrics, make_bandit_vec_env
 
 
 @pytest.mark.cuda
@@ -32,3 +34,48 @@ def test_cuda_model_loads_on_cpu_with_the_same_actions(env_id: str, tmp_path) ->
     assert on_cpu.device.type == "cpu"
     assert all(p.device.type == "cpu" for p in on_cpu.policy.parameters())
     np.testing.assert_allclose(on_cpu.predict(obs, deterministic=True)[0], actions, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not th.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
+@pytest.mark.parametrize("anchor", ANCHOR_MODES)
+def test_every_anchor_with_huber_critic_and_n_step_returns_trains_on_cuda(env_id: str, anchor: str) -> None:
+    model = ADPO(
+        "MlpPolicy",
+        env_id,
+        device="cuda",
+        learning_starts=50,
+        batch_size=32,
+        group_size=8,
+        n_steps=3,
+        critic_loss="huber",
+        anchor=anchor,
+        adaptive_temperature=dict(a=0.5, b=0.5, t_min=0.1, t_max=5.0),
+        seed=0,
+    )
+    model.learn(200)
+    assert model._n_updates == 150
+    assert all(th.isfinite(value).all() for value in model.policy.state_dict().values())
+    assert {value.device.type for value in model.policy.state_dict().values()} == {"cuda"}
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not th.cuda.is_available(), reason="needs a CUDA GPU")
+def test_env_scorer_learns_the_bandit_on_cuda() -> None:
+    env = make_bandit_vec_env("none", n_envs=16, seed=0)
+    model = ADPO(
+        "MlpPolicy",
+        env,
+        device="cuda",
+        scorer="env",
+        temperature=2.0,
+        learning_starts=0,
+        batch_size=64,
+        buffer_size=5000,
+        gradient_steps=4,
+        seed=0,
+    )
+    model.learn(40_000)
+    eval_env = make_bandit_vec_env("none", n_envs=1, seed=100, eval_mode=True)
+    assert bandit_metrics(model, eval_env, n_contexts=1000)["win_mass"] >= 0.8
