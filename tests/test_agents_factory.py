@@ -53,6 +53,18 @@ def test_adpo_classic_control_entries_use_a_faster_target_critic_than_the_class_
     model.get_env().close()
 
 
+def test_adpo_mujoco_entries_share_one_base_and_change_one_value_each():
+    entries = {name: get_config("adpo", resolve_env(name)).algo_kwargs for name in ("HalfCheetah-v5", "Hopper-v5")}
+    noisy = {name: get_config("adpo", resolve_env(f"{name}+cauchy-medium")).algo_kwargs for name in entries}
+    assert entries["HalfCheetah-v5"]["tau"] == pytest.approx(0.02) and entries["HalfCheetah-v5"].get("n_steps", 1) == 1
+    assert entries["Hopper-v5"]["tau"] == pytest.approx(0.005) and entries["Hopper-v5"]["n_steps"] == 3
+    for name, kwargs in noisy.items():  # the noisy entries: the shared base with a Huber critic, nothing else
+        assert kwargs["critic_loss"] == "huber" and kwargs["tau"] == pytest.approx(0.005) and kwargs.get("n_steps", 1) == 1
+        assert {k: v for k, v in kwargs.items() if k not in ("critic_loss", "tau", "n_steps")} == {
+            k: v for k, v in entries[name].items() if k not in ("tau", "n_steps")
+        }
+
+
 def test_vec_normalize_policy_kwargs_and_overrides_reach_the_model():
     model = make_model(
         "ppo", "Acrobot-v1", seed=0, n_envs=2, overrides={"policy_kwargs.net_arch": [8], "policy_kwargs.activation_fn": "ReLU"}
