@@ -1,4 +1,5 @@
-"""ADPO runs on a CUDA device (skipped where no GPU is present)."""
+"""ADPO runs on a CUDA device (skipped where no GPU is present); the bandit scorer's cuda run is in
+test_adpo_env_scorer.py, beside the same test on the CPU."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,6 @@ import torch as th
 
 from adpo_rl import ADPO
 from adpo_rl.anchors import ANCHOR_MODES
-from adpo_rl.envs import bandit_metrics, make_bandit_vec_env
 
 
 @pytest.mark.cuda
@@ -58,24 +58,3 @@ def test_every_anchor_with_huber_critic_and_n_step_returns_trains_on_cuda(env_id
     assert model._n_updates == 150
     assert all(th.isfinite(value).all() for value in model.policy.state_dict().values())
     assert {value.device.type for value in model.policy.state_dict().values()} == {"cuda"}
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not th.cuda.is_available(), reason="needs a CUDA GPU")
-def test_env_scorer_learns_the_bandit_on_cuda() -> None:
-    env = make_bandit_vec_env("none", n_envs=16, seed=0)
-    model = ADPO(
-        "MlpPolicy",
-        env,
-        device="cuda",
-        scorer="env",
-        temperature=2.0,
-        learning_starts=0,
-        batch_size=64,
-        buffer_size=5000,
-        gradient_steps=4,
-        seed=0,
-    )
-    model.learn(40_000)
-    eval_env = make_bandit_vec_env("none", n_envs=1, seed=100, eval_mode=True)
-    assert bandit_metrics(model, eval_env, n_contexts=1000)["win_mass"] >= 0.8

@@ -5,6 +5,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch as th
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
@@ -33,9 +34,15 @@ def _win_mass(model: ADPO, scenario: str = "none") -> float:
     return bandit_metrics(model, eval_env, n_contexts=1000)["win_mass"]
 
 
-def test_env_scorer_learns_the_noiseless_bandit() -> None:
+ON_CUDA = pytest.param(
+    "cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not th.cuda.is_available(), reason="needs a CUDA GPU")]
+)
+
+
+@pytest.mark.parametrize("device", ["cpu", ON_CUDA])
+def test_env_scorer_learns_the_noiseless_bandit(device: str) -> None:
     env = make_bandit_vec_env("none", n_envs=16, seed=0)
-    model = ADPO("MlpPolicy", env, scorer="env", temperature=2.0, seed=0, **FAST)
+    model = ADPO("MlpPolicy", env, scorer="env", temperature=2.0, seed=0, device=device, **FAST)
     assert _win_mass(model) < 0.3
     model.learn(40_000)
     assert _win_mass(model) >= 0.8
