@@ -58,11 +58,10 @@ def test_adpo_mujoco_entries_share_one_base_and_change_one_value_each():
     noisy = {name: get_config("adpo", resolve_env(f"{name}+cauchy-medium")).algo_kwargs for name in entries}
     assert entries["HalfCheetah-v5"]["tau"] == pytest.approx(0.02) and entries["HalfCheetah-v5"].get("n_steps", 1) == 1
     assert entries["Hopper-v5"]["tau"] == pytest.approx(0.005) and entries["Hopper-v5"]["n_steps"] == 3
-    for name, kwargs in noisy.items():  # the noisy entries: the shared base with a Huber critic, nothing else
-        assert kwargs["critic_loss"] == "huber" and kwargs["tau"] == pytest.approx(0.005) and kwargs.get("n_steps", 1) == 1
-        assert {k: v for k, v in kwargs.items() if k not in ("critic_loss", "tau", "n_steps")} == {
-            k: v for k, v in entries[name].items() if k not in ("tau", "n_steps")
-        }
+    # the noisy entries: Hopper's is its clean entry with a Huber critic; HalfCheetah's also keeps tau 0.005,
+    # the configuration it was measured with under noise
+    assert noisy["Hopper-v5"] == {**entries["Hopper-v5"], "critic_loss": "huber"}
+    assert noisy["HalfCheetah-v5"] == {**entries["HalfCheetah-v5"], "critic_loss": "huber", "tau": 0.005}
 
 
 def test_vec_normalize_policy_kwargs_and_overrides_reach_the_model():
