@@ -44,12 +44,13 @@ def test_ppo_cartpole_uses_rl_zoo_values_and_linear_schedules():
     model.get_env().close()
 
 
-@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1"])
-def test_adpo_classic_control_entries_use_a_faster_target_critic_than_the_class_default(env_id):
+# noisy_tau: CartPole's and Acrobot's noisy entries keep tau 0.005; LunarLander has none, so it falls back to its clean one
+@pytest.mark.parametrize(("env_id", "noisy_tau"), [("CartPole-v1", 0.005), ("Acrobot-v1", 0.005), ("LunarLander-v3", 0.02)])
+def test_adpo_discrete_control_entries_use_a_faster_target_critic_than_the_class_default(env_id, noisy_tau):
     model = make_model("adpo", env_id, seed=0, n_envs=1, overrides={"buffer_size": 1000})
     assert isinstance(model, ADPO) and model.tau == pytest.approx(0.02)
     assert inspect.signature(ADPO.__init__).parameters["tau"].default == pytest.approx(0.005)
-    assert get_config("adpo", resolve_env(f"{env_id}+cauchy-medium")).algo_kwargs["tau"] == pytest.approx(0.005)
+    assert get_config("adpo", resolve_env(f"{env_id}+cauchy-medium")).algo_kwargs["tau"] == pytest.approx(noisy_tau)
     model.get_env().close()
 
 
