@@ -54,6 +54,13 @@ def test_adpo_discrete_control_entries_use_a_faster_target_critic_than_the_class
     model.get_env().close()
 
 
+def test_adpo_lunar_lander_entry_discounts_over_the_whole_episode_unlike_the_class_default():
+    model = make_model("adpo", "LunarLander-v3", seed=0, n_envs=1, overrides={"buffer_size": 1000})
+    assert isinstance(model, ADPO) and model.gamma == pytest.approx(0.999) and model.train_freq.frequency == 4
+    assert inspect.signature(ADPO.__init__).parameters["gamma"].default == pytest.approx(0.99)
+    model.get_env().close()
+
+
 def test_adpo_mujoco_entries_share_one_base_and_change_one_value_each():
     entries = {name: get_config("adpo", resolve_env(name)).algo_kwargs for name in ("HalfCheetah-v5", "Hopper-v5")}
     noisy = {name: get_config("adpo", resolve_env(f"{name}+cauchy-medium")).algo_kwargs for name in entries}
