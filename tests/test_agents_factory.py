@@ -61,7 +61,7 @@ def test_adpo_lunar_lander_entry_discounts_over_the_whole_episode_unlike_the_cla
     model.get_env().close()
 
 
-def test_adpo_mujoco_entries_share_one_base_and_change_one_value_each():
+def test_adpo_mujoco_entries_and_their_noisy_entries_hold_the_measured_configurations():
     entries = {name: get_config("adpo", resolve_env(name)).algo_kwargs for name in ("HalfCheetah-v5", "Hopper-v5")}
     noisy = {name: get_config("adpo", resolve_env(f"{name}+cauchy-medium")).algo_kwargs for name in entries}
     assert entries["HalfCheetah-v5"]["tau"] == pytest.approx(0.02) and entries["HalfCheetah-v5"].get("n_steps", 1) == 1
