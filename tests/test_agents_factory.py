@@ -61,6 +61,14 @@ def test_adpo_lunar_lander_entry_discounts_over_the_whole_episode_unlike_the_cla
     model.get_env().close()
 
 
+def test_adpo_lunar_lander_continuous_entry_samples_32_candidates_and_discounts_over_the_whole_episode():
+    model = make_model("adpo", "LunarLanderContinuous-v3", seed=0, n_envs=1, overrides={"buffer_size": 1000})
+    assert isinstance(model, ADPO) and model.group_size == 32 and model.gamma == pytest.approx(0.999)
+    assert model.train_freq.frequency == 4
+    assert inspect.signature(ADPO.__init__).parameters["group_size"].default == 16
+    model.get_env().close()
+
+
 def test_adpo_mujoco_entries_and_their_noisy_entries_hold_the_measured_configurations():
     entries = {name: get_config("adpo", resolve_env(name)).algo_kwargs for name in ("HalfCheetah-v5", "Hopper-v5")}
     noisy = {name: get_config("adpo", resolve_env(f"{name}+cauchy-medium")).algo_kwargs for name in entries}
