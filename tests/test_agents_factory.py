@@ -72,12 +72,15 @@ def test_adpo_lunar_lander_continuous_entry_samples_32_candidates_and_discounts_
 def test_adpo_mujoco_entries_and_their_noisy_entries_hold_the_measured_configurations():
     entries = {name: get_config("adpo", resolve_env(name)).algo_kwargs for name in ("HalfCheetah-v5", "Hopper-v5")}
     noisy = {name: get_config("adpo", resolve_env(f"{name}+cauchy-medium")).algo_kwargs for name in entries}
-    assert entries["HalfCheetah-v5"]["tau"] == pytest.approx(0.02) and entries["HalfCheetah-v5"].get("n_steps", 1) == 1
-    assert entries["Hopper-v5"]["tau"] == pytest.approx(0.005) and entries["Hopper-v5"]["n_steps"] == 3
-    # the noisy entries: Hopper's is its clean entry with a Huber critic; HalfCheetah's also keeps tau 0.005,
-    # the configuration it was measured with under noise
-    assert noisy["Hopper-v5"] == {**entries["Hopper-v5"], "critic_loss": "huber"}
-    assert noisy["HalfCheetah-v5"] == {**entries["HalfCheetah-v5"], "critic_loss": "huber", "tau": 0.005}
+    cheetah, hopper = entries["HalfCheetah-v5"], entries["Hopper-v5"]
+    assert cheetah["tau"] == pytest.approx(0.02) and cheetah.get("n_steps", 1) == 1
+    assert cheetah["learning_rate"] == pytest.approx(1e-3)  # the class default; Hopper keeps SAC's 3e-4
+    assert hopper["tau"] == pytest.approx(0.005) and hopper["n_steps"] == 3
+    assert hopper["learning_rate"] == pytest.approx(3e-4)
+    # the noisy entries: Hopper's is its clean entry with a Huber critic; HalfCheetah's also keeps tau 0.005 and
+    # learning rate 3e-4, the configuration it was measured with under noise
+    assert noisy["Hopper-v5"] == {**hopper, "critic_loss": "huber"}
+    assert noisy["HalfCheetah-v5"] == {**cheetah, "critic_loss": "huber", "tau": 0.005, "learning_rate": 3e-4}
 
 
 def test_vec_normalize_policy_kwargs_and_overrides_reach_the_model():
