@@ -54,18 +54,14 @@ def test_adpo_discrete_control_entries_use_a_faster_target_critic_than_the_class
     model.get_env().close()
 
 
-def test_adpo_lunar_lander_entry_discounts_over_the_whole_episode_unlike_the_class_default():
-    model = make_model("adpo", "LunarLander-v3", seed=0, n_envs=1, overrides={"buffer_size": 1000})
+# both LunarLander entries discount over the whole episode; the continuous one also samples 32 candidates per group
+@pytest.mark.parametrize(("env_id", "group_size"), [("LunarLander-v3", 16), ("LunarLanderContinuous-v3", 32)])
+def test_adpo_lunar_lander_entries_discount_over_the_whole_episode_unlike_the_class_default(env_id, group_size):
+    model = make_model("adpo", env_id, seed=0, n_envs=1, overrides={"buffer_size": 1000})
     assert isinstance(model, ADPO) and model.gamma == pytest.approx(0.999) and model.train_freq.frequency == 4
-    assert inspect.signature(ADPO.__init__).parameters["gamma"].default == pytest.approx(0.99)
-    model.get_env().close()
-
-
-def test_adpo_lunar_lander_continuous_entry_samples_32_candidates_and_discounts_over_the_whole_episode():
-    model = make_model("adpo", "LunarLanderContinuous-v3", seed=0, n_envs=1, overrides={"buffer_size": 1000})
-    assert isinstance(model, ADPO) and model.group_size == 32 and model.gamma == pytest.approx(0.999)
-    assert model.train_freq.frequency == 4
-    assert inspect.signature(ADPO.__init__).parameters["group_size"].default == 16
+    assert model.group_size == group_size
+    defaults = inspect.signature(ADPO.__init__).parameters
+    assert defaults["gamma"].default == pytest.approx(0.99) and defaults["group_size"].default == 16
     model.get_env().close()
 
 
