@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,40 @@ HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 # "vec_normalize" is rl-zoo's "normalize" (VecNormalize) under an unambiguous name: ADPO's own ``normalize``
 # argument (how group scores are normalised) passes through to the constructor.
 RUN_KEYS = ("n_timesteps", "n_envs", "policy", "vec_normalize", "env_kwargs")
-# Constructor arguments that accept an SB3 schedule, written "lin_<start>" in the yml.
+# Constructor arguments that accept an SB3 schedule, written "lin_<start>" in the yml (see parse_schedule).
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
+_LINEAR_SCHEDULE = re.compile(r"lin_(?P<start>[^_]+)(?:_to_(?P<end>[^_]+))?(?:_from_(?P<hold>[^_]+))?")
+
+
+@dataclass(frozen=True)
+class HeldLinearSchedule:
+    """
+    A schedule that holds ``start`` for the first ``hold`` fraction of training, then moves linearly to ``end``,
+    reached at the end of training. With ``hold=0`` it is rl-zoo's linear schedule; values returned while held are
+    exactly ``start``, so a run with a held schedule repeats a constant-rate run step for step until the decay begins.
+
+    :param start: value at the start of training
+    :param end: value at the end of training
+    :param hold: fraction of training (in ``[0, 1)``) during which the value stays at ``start``
+    """
+
+    start: float
+    end: float = 0.0
+    hold: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.hold < 1.0:
+            raise ValueError(f"the hold fraction of a linear schedule must be in [0, 1), got {self.hold!r}")
+
+    def __call__(self, progress_remaining: float) -> float:
+        """
+        :param progress_remaining: SB3's training progress, 1 at the start and 0 at the end
+        :return: the value at that point of training
+        """
+        elapsed = 1.0 - progress_remaining
+        if elapsed <= self.hold:
+            return self.start
+        return self.start + (self.end - self.start) * (elapsed - self.hold) / (1.0 - self.hold)
 
 
 @dataclass(frozen=True)
@@ -91,12 +124,26 @@ def apply_overrides(hyperparams: dict[str, Any], overrides: dict[str, Any]) -> d
 
 def parse_schedule(value: Any) -> Any:
     """
-    :param value: a number or ``"lin_<start>"``
-    :return: the number, or a schedule decaying linearly from ``start`` to 0 over training
+    :param value: a number, or ``"lin_<start>"`` (rl-zoo's: linear from ``start`` to 0 over training), optionally with
+        ``"_to_<end>"`` (another final value) and ``"_from_<fraction>"`` (hold ``start`` for that fraction of training,
+        then decay): ``"lin_1e-3_from_0.2"`` is 1e-3 for the first 20% of the steps, then linear to 0
+    :return: the number, or the schedule
     """
-    if isinstance(value, str) and value.startswith("lin_"):
-        return LinearSchedule(float(value[len("lin_") :]), 0.0, 1.0)
-    return value
+    if not (isinstance(value, str) and value.startswith("lin_")):
+        return value
+    match = _LINEAR_SCHEDULE.fullmatch(value)
+    try:
+        if match is None:
+            raise ValueError
+        numbers = [float(match[name] or default) for name, default in (("start", 0), ("end", 0), ("hold", 0))]
+    except ValueError:
+        raise ValueError(
+            f"schedule {value!r} is not of the form lin_<start>[_to_<end>][_from_<fraction>], e.g. lin_1e-3 or "
+            "lin_1e-3_to_1e-4_from_0.2"
+        ) from None
+    if match["end"] is None and match["hold"] is None:
+        return LinearSchedule(numbers[0], 0.0, 1.0)
+    return HeldLinearSchedule(*numbers)
 
 
 def parse_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import inspect
 import pytest
 from gymnasium import spaces
 from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
 from adpo_rl import ADPO
@@ -193,3 +194,50 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
 def test_bad_reward_noise_names_are_rejected_with_the_valid_choices(name, message):
     with pytest.raises(UnknownEnvironmentError, match=message):
         resolve_env(name)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),  # values at progress_remaining 1, 0.8, 0.4, 0
+    [
+        ("lin_1e-3", [1e-3, 8e-4, 4e-4, 0.0]),
+        ("lin_1e-3_from_0.2", [1e-3, 1e-3, 5e-4, 0.0]),
+        ("lin_1e-3_to_1e-4", [1e-3, 8.2e-4, 4.6e-4, 1e-4]),
+        ("lin_1e-3_to_1e-4_from_0.6", [1e-3, 1e-3, 1e-3, 1e-4]),
+    ],
+)
+def test_linear_schedules_decay_to_their_end_value_after_the_held_fraction(text, expected):
+    schedule = get_config("adpo", "CartPole-v1", overrides={"learning_rate": text}).algo_kwargs["learning_rate"]
+    assert [schedule(progress) for progress in (1.0, 0.8, 0.4, 0.0)] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["lin_fast", "lin_1e-3_from_1", "lin_1e-3_until_0.5", "lin_"])
+def test_a_malformed_schedule_is_refused_with_its_form(text):
+    with pytest.raises(ValueError, match=r"lin_<start>\[_to_<end>\]\[_from_<fraction>\]|hold fraction .* \[0, 1\)"):
+        get_config("adpo", "CartPole-v1", overrides={"learning_rate": text})
+
+
+class _RecordLearningRate(BaseCallback):
+    """Records (timestep, the actor optimizer's learning rate) after every environment step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: list[tuple[int, float]] = []
+
+    def _on_step(self) -> bool:
+        self.rates.append((self.num_timesteps, self.model.actor.optimizer.param_groups[0]["lr"]))
+        return True
+
+
+def test_a_held_schedule_trains_at_its_start_rate_until_the_decay_and_survives_save_and_load(tmp_path):
+    overrides = {"learning_rate": "lin_1e-3_from_0.5", "learning_starts": 100, "buffer_size": 1000}
+    model = make_model("adpo", "CartPole-v1", seed=0, n_envs=1, overrides=overrides)
+    record = _RecordLearningRate()
+    model.learn(total_timesteps=400, callback=record)
+    held = [rate for step, rate in record.rates if step <= 200]
+    decayed = [rate for step, rate in record.rates if step > 201]
+    assert set(held) == {1e-3}  # exactly the start value, as a constant-rate run
+    assert decayed == sorted(decayed, reverse=True) and 0.0 < decayed[-1] < 1e-5 and decayed[0] < 1e-3
+    model.save(tmp_path / "model")
+    loaded = ADPO.load(tmp_path / "model")
+    assert [loaded.lr_schedule(progress) for progress in (1.0, 0.25)] == pytest.approx([1e-3, 5e-4])
+    model.get_env().close()
