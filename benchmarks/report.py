@@ -3,13 +3,15 @@ Summarise a runs folder written by benchmarks/run.py: a markdown table per envir
 
     python benchmarks/report.py runs                 # print the tables, write runs/results.md and runs/plots/*.png
     python benchmarks/report.py runs --out docs/     # refresh the docs assets (docs/results.md, docs/plots/*.png)
+    python benchmarks/report.py runs/sweep/x/point runs/ppo --out docs/x    # one report from several folders
 
 Per algorithm: the final evaluation return (mean ± 95% Student-t CI over seeds), the environment steps to reach
 the env's reward threshold (gymnasium spec's reward_threshold; on bandits win_mass >= 0.8), training throughput,
 and on bandits the final win-mass and regret. Only finished runs count (result.json status "ok"); a seed run
-several times counts once (its latest run). ``--include-interrupted`` also reports runs stopped by Ctrl-C (or a
-time limit's SIGINT) up to where they got: their last evaluation is their "final" one, the table says how many steps
-they trained, and a checkpoint cell that fewer seeds reached says so, e.g. ``765 (2/3 seeds)``.
+several times counts once (its latest run, over all the folders given). ``--include-interrupted`` also reports
+runs stopped by Ctrl-C (or a time limit's SIGINT) up to where they got: their last evaluation is their "final"
+one, the table says how many steps they trained, and a checkpoint cell that fewer seeds reached says so, e.g.
+``765 (2/3 seeds)``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import math
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,16 +71,21 @@ def read_eval_csv(path: Path) -> dict[str, np.ndarray]:
     return {key: np.array([float(row[key]) if row[key] not in ("", None) else math.nan for row in rows]) for key in columns}
 
 
-def load_runs(root: Path, include_interrupted: bool = False) -> tuple[list[Run], int]:
+def as_list(roots: Path | Sequence[Path]) -> list[Path]:
+    """:return: the runs folders given as one path or several"""
+    return [roots] if isinstance(roots, Path) else list(roots)
+
+
+def load_runs(roots: Path | Sequence[Path], include_interrupted: bool = False) -> tuple[list[Run], int]:
     """
-    :param root: a runs folder (searched recursively for result.json)
+    :param roots: one or more runs folders (searched recursively for result.json)
     :param include_interrupted: also return runs stopped by Ctrl-C, with the evaluations they reached
     :return: the reported runs (latest per env, algo and seed) and the number of runs left out (unfinished, failed)
     """
     statuses = PARTIAL_STATUSES if include_interrupted else REPORTED_STATUSES
     latest: dict[tuple[str, str, int], Run] = {}
     not_ok = 0
-    for path in sorted(root.rglob(RESULT_FILE)):
+    for path in (path for root in as_list(roots) for path in sorted(root.rglob(RESULT_FILE))):
         try:
             result = json.loads(path.read_text())
         except ValueError:
@@ -232,15 +240,18 @@ def checkpoint_table(runs_by_algo: dict[str, list[Run]], checkpoints: list[int],
     return "\n".join(lines)
 
 
-def build_report(root: Path, out: Path, checkpoints: list[int] | None = None, include_interrupted: bool = False) -> str:
+def build_report(
+    roots: Path | Sequence[Path], out: Path, checkpoints: list[int] | None = None, include_interrupted: bool = False
+) -> str:
     """
-    :param root: runs folder
+    :param roots: one or more runs folders, reported together (an env, algorithm and seed in several: the latest run)
     :param out: where ``results.md`` and ``plots/<env>.png`` go
     :param checkpoints: environment steps at which to tabulate the evaluation return of every algorithm
     :param include_interrupted: also report runs stopped by Ctrl-C, up to the evaluations they reached
     :return: the markdown report
     """
-    runs, not_ok = load_runs(root, include_interrupted)
+    runs, not_ok = load_runs(roots, include_interrupted)
+    where = ", ".join(str(root) for root in as_list(roots))
     grouped: dict[str, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         grouped[run.env][run.algo].append(run)
@@ -253,21 +264,21 @@ def build_report(root: Path, out: Path, checkpoints: list[int] | None = None, in
             table = checkpoint_table(grouped[env], checkpoints)
             sections.append(f"eval/mean_reward at checkpoints (environment steps):\n\n{table}\n")
     if not sections:
-        sections.append(f"No finished runs under {root}.\n")
+        sections.append(f"No finished runs under {where}.\n")
     if not_ok:
-        sections.append(f"{not_ok} run(s) under {root} unfinished or failed, left out (see their result.json).\n")
+        sections.append(f"{not_ok} run(s) under {where} unfinished or failed, left out (see their result.json).\n")
     return "\n".join(sections)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the report of ``RUNS`` and write its files; exit code 1 when there is no finished run."""
+    """Print the report of the ``RUNS`` folders and write its files; exit code 1 when there is no finished run."""
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0].strip(),
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("runs", type=Path, help="runs folder written by benchmarks/run.py")
-    parser.add_argument("--out", type=Path, help="folder for results.md and plots/ (default: the runs folder)")
+    parser.add_argument("runs", type=Path, nargs="+", help="runs folders written by benchmarks/run.py or sweep.py")
+    parser.add_argument("--out", type=Path, help="folder for results.md and plots/ (default: the one runs folder)")
     parser.add_argument(
         "--checkpoints", type=int, nargs="+", help="environment steps at which to tabulate every algorithm's return"
     )
@@ -277,9 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also report runs stopped by Ctrl-C or a time limit, up to the evaluations they reached",
     )
     args = parser.parse_args(argv)
-    if not args.runs.is_dir():
-        parser.error(f"{args.runs} is not a folder")
-    out = args.out or args.runs
+    for runs in args.runs:
+        if not runs.is_dir():
+            parser.error(f"{runs} is not a folder")
+    if args.out is None and len(args.runs) > 1:
+        parser.error("with several runs folders, say where the report goes with --out")
+    out = args.out or args.runs[0]
     out.mkdir(parents=True, exist_ok=True)
     report = build_report(args.runs, out, args.checkpoints, args.include_interrupted)
     (out / "results.md").write_text(report)

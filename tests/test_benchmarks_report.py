@@ -9,7 +9,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from report import Run, build_report, checkpoint_table, load_runs, value_at
+import pytest
+from report import Run, build_report, checkpoint_table, load_runs, main, value_at
 
 
 def _run(steps: list[int], rewards: list[float]) -> Run:
@@ -39,15 +40,15 @@ def test_checkpoint_cells_that_fewer_seeds_reached_say_so() -> None:
     assert checkpoint_table(runs, [2000, 4000]).splitlines()[2] == "| adpo | -250 ± 635 | -150 (1/2 seeds) |"
 
 
-def _write_run(root: Path, seed: int, status: str, rewards: list[float]) -> None:
-    folder = root / "Pendulum-v1" / "adpo" / f"seed_{seed}"
+def _write_run(root: Path, seed: int, status: str, rewards: list[float], algo: str = "adpo") -> None:
+    folder = root / "Pendulum-v1" / algo / f"seed_{seed}"
     folder.mkdir(parents=True)
     steps = [1000 * i for i in range(len(rewards))]
     rows = "".join(f"{s},{r},0\n" for s, r in zip(steps, rewards, strict=True))
     (folder / "eval.csv").write_text("timesteps,mean_reward,std_reward\n" + rows)
     result = {
         "status": status,
-        "config": {"env": "Pendulum-v1", "algo": "adpo", "seed": seed, "env_id": "Pendulum-v1"},
+        "config": {"env": "Pendulum-v1", "algo": algo, "seed": seed, "env_id": "Pendulum-v1"},
         "started_at": "2026-11-27T00:00:00+00:00",
         "num_timesteps": steps[-1] + 500,
         "final_eval": {"timesteps": steps[-1], "mean_reward": rewards[-1]},
@@ -72,3 +73,21 @@ def test_interrupted_runs_are_reported_only_when_asked(tmp_path: Path) -> None:
     assert "| adpo | -500 ± 1271 | -200 (1/2 seeds) |" in report
     assert "1 run(s) under" in report  # the failed one, still left out
     assert (tmp_path / "out" / "plots" / "Pendulum-v1.png").exists()
+
+
+def test_several_runs_folders_make_one_report(tmp_path: Path) -> None:
+    _write_run(tmp_path / "sweep_point", 0, "ok", [-1200.0, -300.0])
+    _write_run(tmp_path / "baseline", 0, "ok", [-1100.0, -500.0], algo="sac")
+    folders = [str(tmp_path / "sweep_point"), str(tmp_path / "baseline")]
+    assert main([*folders, "--out", str(tmp_path / "out"), "--checkpoints", "0", "1000"]) == 0
+    report = (tmp_path / "out" / "results.md").read_text()
+    assert "| adpo | -1200 | -300 |" in report and "| sac | -1100 | -500 |" in report
+    assert (tmp_path / "out" / "plots" / "Pendulum-v1.png").exists()
+
+
+def test_several_runs_folders_need_an_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert "--out" in capsys.readouterr().err
