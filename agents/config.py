@@ -131,19 +131,20 @@ def parse_schedule(value: Any) -> Any:
     """
     if not (isinstance(value, str) and value.startswith("lin_")):
         return value
+    malformed = ValueError(
+        f"schedule {value!r} is not of the form lin_<start>[_to_<end>][_from_<fraction>], e.g. lin_1e-3 or "
+        "lin_1e-3_to_1e-4_from_0.2"
+    )
     match = _LINEAR_SCHEDULE.fullmatch(value)
+    if match is None:
+        raise malformed
     try:
-        if match is None:
-            raise ValueError
-        numbers = [float(match[name] or default) for name, default in (("start", 0), ("end", 0), ("hold", 0))]
+        start, end, hold = (float(match[name] or 0) for name in ("start", "end", "hold"))
     except ValueError:
-        raise ValueError(
-            f"schedule {value!r} is not of the form lin_<start>[_to_<end>][_from_<fraction>], e.g. lin_1e-3 or "
-            "lin_1e-3_to_1e-4_from_0.2"
-        ) from None
+        raise malformed from None
     if match["end"] is None and match["hold"] is None:
-        return LinearSchedule(numbers[0], 0.0, 1.0)
-    return HeldLinearSchedule(*numbers)
+        return LinearSchedule(start, 0.0, 1.0)
+    return HeldLinearSchedule(start, end, hold)
 
 
 def parse_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
