@@ -250,8 +250,9 @@ def build_report(
     :param include_interrupted: also report runs stopped by Ctrl-C, up to the evaluations they reached
     :return: the markdown report
     """
+    roots = as_list(roots)
     runs, not_ok = load_runs(roots, include_interrupted)
-    where = ", ".join(str(root) for root in as_list(roots))
+    where = ", ".join(str(root) for root in roots)
     grouped: dict[str, dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
     for run in runs:
         grouped[run.env][run.algo].append(run)

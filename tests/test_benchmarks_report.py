@@ -1,15 +1,15 @@
 """report.py's checkpoint table (the return of every algorithm at given environment steps, mean ± 95% CI over seeds)
-and its reporting of interrupted runs."""
+its reporting of interrupted runs, and reports over several runs folders."""
 
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import pytest
 from report import Run, build_report, checkpoint_table, load_runs, main, value_at
 
 
