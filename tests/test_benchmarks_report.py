@@ -1,4 +1,4 @@
-"""report.py's checkpoint table (the return of every algorithm at given environment steps, mean ± 95% CI over seeds)
+"""report.py's checkpoint table (the return of every algorithm at given environment steps, mean ± 95% CI over seeds),
 its reporting of interrupted runs, and reports over several runs folders."""
 
 import json
