@@ -103,6 +103,11 @@ class ADPO(OffPolicyAlgorithm):
     :param critic_loss: TD loss of the twin critics: ``"mse"`` (as SAC) or ``"huber"`` (smooth L1 with delta 1, as
         SB3's DQN: quadratic for TD errors under one unit of return, linear above, so reward outliers such as heavy-tailed
         noise pull the critic with a bounded gradient)
+    :param ent_coef: weight of an entropy bonus in the actor's loss (>= 0; 0, the default, is the ADPO objective alone):
+        ``loss - ent_coef * H(pi(.|s))``, with ``H`` the categorical entropy, or for Box spaces the pre-squash
+        Gaussian's. Fitting the few preferred candidates of each group narrows a Gaussian policy a little at every step
+        (the spread of a weighted sample is below the spread it was drawn with); the bonus pushes back, so the actor
+        keeps sampling actions away from its mean
     :param stats_window_size: window size of the rollout logging (episode return and length)
     :param tensorboard_log: log directory for TensorBoard (None: no logging)
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``log_std_init``, ...)
@@ -147,6 +152,7 @@ class ADPO(OffPolicyAlgorithm):
         scorer: str = "critic",
         clip_range: float = 0.2,
         critic_loss: str = "mse",
+        ent_coef: float = 0.0,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -162,6 +168,8 @@ class ADPO(OffPolicyAlgorithm):
         _check_choice("critic_loss", critic_loss, tuple(CRITIC_LOSSES))
         if not clip_range > 0:
             raise ValueError(f"clip_range must be > 0, got {clip_range!r}")
+        if not (isinstance(ent_coef, (int, float, np.number)) and 0 <= ent_coef < np.inf):
+            raise ValueError(f"ent_coef must be a finite number >= 0 (0: no entropy bonus), got {ent_coef!r}")
         super().__init__(
             policy,
             env,
@@ -206,6 +214,7 @@ class ADPO(OffPolicyAlgorithm):
         self.scorer = scorer
         self.clip_range = clip_range
         self.critic_loss = critic_loss
+        self.ent_coef = float(ent_coef)
         self._anchor_updates = 0
         self._group_steps = 0
         self._reward_range = (np.inf, -np.inf)
@@ -373,7 +382,7 @@ class ADPO(OffPolicyAlgorithm):
             self._anchor_updates += 1
 
         # Statistics stay on the device until the end of the call: no host sync per gradient step.
-        stats: dict[str, list[th.Tensor]] = {key: [] for key in ("actor_loss", "anchor_kl", "target_entropy")}
+        stats: dict[str, list[th.Tensor]] = {key: [] for key in ("actor_loss", "anchor_kl", "target_entropy", "entropy")}
         critic_losses: list[th.Tensor] = []
         temperatures: list[float] = []
         for _ in range(gradient_steps):
@@ -388,10 +397,11 @@ class ADPO(OffPolicyAlgorithm):
                 anchor_params, group, scores = self._critic_scored_group(obs)
                 reward_level = replay_data.rewards.mean()
             temperature = self._current_temperature(obs, reward_level)
-            actor_loss, kl, target_entropy = self._actor_step(obs, group, scores, temperature, anchor_params)
+            actor_loss, kl, target_entropy, entropy = self._actor_step(obs, group, scores, temperature, anchor_params)
             stats["actor_loss"].append(actor_loss)
             stats["anchor_kl"].append(kl)
             stats["target_entropy"].append(target_entropy)
+            stats["entropy"].append(entropy)
             temperatures.append(temperature)
             if self.anchor_strategy.after_gradient_step(kl):  # type: ignore[arg-type]
                 self._anchor_updates += 1
@@ -468,16 +478,16 @@ class ADPO(OffPolicyAlgorithm):
         scores: th.Tensor,
         temperature: float,
         anchor_params: th.Tensor | None = None,
-    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor]:
         """
-        One preference step of the actor on scored groups.
+        One preference step of the actor on scored groups (plus the entropy bonus when ``ent_coef > 0``).
 
         :param obs: states ``[B, ...]``
         :param group: latent candidates ``[B, K(, m)]``
         :param scores: their scores ``[B, K]``
         :param temperature: the ADPO temperature of this step
         :param anchor_params: the anchor's distribution parameters on ``obs`` (computed when not given)
-        :return: detached (loss, KL(pi || anchor) before the step, target entropy)
+        :return: detached (loss, KL(pi || anchor) before the step, target entropy, policy entropy before the step)
         """
         with th.no_grad():
             if anchor_params is None:
@@ -489,11 +499,14 @@ class ADPO(OffPolicyAlgorithm):
         params = self.actor.distribution_params(obs)
         logp = self.actor.group_log_prob(params, group)
         loss = self._preference_loss(logp, logp_anchor, scores, target, temperature)
+        entropy = self.actor.entropy(params).mean()
+        if self.ent_coef > 0:
+            loss = loss - self.ent_coef * entropy
         self.actor.optimizer.zero_grad()
         loss.backward()
         self.actor.optimizer.step()
         kl = self.actor.kl(params.detach(), anchor_params).mean()
-        return loss.detach(), kl, target_entropy
+        return loss.detach(), kl, target_entropy, entropy.detach()
 
     def _preference_loss(
         self, logp: th.Tensor, logp_anchor: th.Tensor, scores: th.Tensor, target: th.Tensor, temperature: float

@@ -137,6 +137,10 @@ class GroupActor(BasePolicy):
         """Exact KL(pi || pi_ref) per state, ``[B]``."""
         raise NotImplementedError
 
+    def entropy(self, params: th.Tensor) -> th.Tensor:
+        """Exact entropy per state in nats, ``[B]`` (of the pre-squash Gaussian for Box spaces)."""
+        raise NotImplementedError
+
     def normalized_entropy(self, params: th.Tensor) -> th.Tensor:
         """Entropy per state mapped to [0, 1] (1 = as spread as the initial policy), ``[B]``."""
         raise NotImplementedError
@@ -179,8 +183,11 @@ class CategoricalActor(GroupActor):
     def kl(self, params: th.Tensor, params_ref: th.Tensor) -> th.Tensor:
         return (params.exp() * (params - params_ref)).sum(-1)
 
+    def entropy(self, params: th.Tensor) -> th.Tensor:
+        return -(params.exp() * params).sum(-1)
+
     def normalized_entropy(self, params: th.Tensor) -> th.Tensor:
-        entropy = -(params.exp() * params).sum(-1)
+        entropy = self.entropy(params)
         return entropy / math.log(self.n_actions) if self.n_actions > 1 else th.ones_like(entropy)
 
     def get_distribution(self, obs: PyTorchObs) -> Distribution:
@@ -236,6 +243,9 @@ class SquashedGaussianActor(GroupActor):
         var_ratio = th.exp(2 * (log_std - log_std_ref))
         mahalanobis = ((mean - mean_ref) * th.exp(-log_std_ref)).pow(2)
         return 0.5 * (var_ratio + mahalanobis - 1.0 - 2 * (log_std - log_std_ref)).sum(-1)
+
+    def entropy(self, params: th.Tensor) -> th.Tensor:
+        return (params[..., 1, :] + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
 
     def normalized_entropy(self, params: th.Tensor) -> th.Tensor:
         # Gaussian entropy relative to the initial spread, mapped to [0, 1] through the log-std range.

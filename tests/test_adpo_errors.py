@@ -28,6 +28,9 @@ from adpo_rl import ADPO
         (dict(normalize="minmax"), "Unknown normalize 'minmax'"),
         (dict(adaptive_temperature=dict(c=1.0)), "Unknown adaptive_temperature keys"),
         (dict(critic_loss="l1"), "Unknown critic_loss 'l1'; valid choices are: 'mse', 'huber'"),
+        (dict(ent_coef=-0.1), "ent_coef must be a finite number >= 0 (0: no entropy bonus), got -0.1"),
+        (dict(ent_coef=float("nan")), "ent_coef must be a finite number >= 0"),
+        (dict(ent_coef="auto"), "ent_coef must be a finite number >= 0 (0: no entropy bonus), got 'auto'"),
     ],
 )
 def test_invalid_hyperparameters(kwargs: dict, message: str) -> None:

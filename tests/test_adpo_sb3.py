@@ -14,6 +14,7 @@ TRAIN_TAGS = [
     "train/anchor_kl",
     "train/anchor_updates",
     "train/target_entropy",
+    "train/entropy",
     "train/temperature",
 ]
 
