@@ -107,7 +107,8 @@ class ADPO(OffPolicyAlgorithm):
         ``loss - ent_coef * H(pi(.|s))``, with ``H`` the categorical entropy, or for Box spaces the pre-squash
         Gaussian's. Fitting the few preferred candidates of each group narrows a Gaussian policy a little at every step
         (the spread of a weighted sample is below the spread it was drawn with); the bonus pushes back, so the actor
-        keeps sampling actions away from its mean
+        keeps sampling actions away from its mean. A near-deterministic categorical policy barely feels it (the
+        entropy's gradient vanishes there); docs/BENCHMARKS.md has the measurements
     :param stats_window_size: window size of the rollout logging (episode return and length)
     :param tensorboard_log: log directory for TensorBoard (None: no logging)
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``log_std_init``, ...)
