@@ -109,6 +109,12 @@ class ADPO(OffPolicyAlgorithm):
         (the spread of a weighted sample is below the spread it was drawn with); the bonus pushes back, so the actor
         keeps sampling actions away from its mean. A near-deterministic categorical policy barely feels it (the
         entropy's gradient vanishes there); docs/BENCHMARKS.md has the measurements
+    :param exploration_floor: probability in [0, 1] that a rollout step takes a uniformly random action instead of the
+        policy's sample (DQN's epsilon-greedy, on top of the stochastic policy; 0, the default, samples the policy
+        only). The behaviour policy is ``(1 - floor) * pi + floor * uniform``, so each arm of a Discrete space keeps at
+        least ``floor / n`` of the mass however sharp ``pi`` becomes; the updates, the critic's targets and
+        deterministic predictions are unchanged. Needs ``scorer="critic"`` (the environment scorer has no rollout
+        policy: it samples its groups from the anchor)
     :param stats_window_size: window size of the rollout logging (episode return and length)
     :param tensorboard_log: log directory for TensorBoard (None: no logging)
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``log_std_init``, ...)
@@ -154,6 +160,7 @@ class ADPO(OffPolicyAlgorithm):
         clip_range: float = 0.2,
         critic_loss: str = "mse",
         ent_coef: float = 0.0,
+        exploration_floor: float = 0.0,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -171,6 +178,15 @@ class ADPO(OffPolicyAlgorithm):
             raise ValueError(f"clip_range must be > 0, got {clip_range!r}")
         if not (isinstance(ent_coef, (int, float, np.number)) and 0 <= ent_coef < np.inf):
             raise ValueError(f"ent_coef must be a finite number >= 0 (0: no entropy bonus), got {ent_coef!r}")
+        if not (isinstance(exploration_floor, (int, float, np.number)) and 0 <= exploration_floor <= 1):
+            raise ValueError(
+                f"exploration_floor must be a probability in [0, 1] (0: sample the policy only), got {exploration_floor!r}"
+            )
+        if exploration_floor > 0 and scorer == "env":
+            raise ValueError(
+                "exploration_floor needs scorer='critic': the environment scorer samples its groups from the anchor "
+                "and has no rollout policy to mix with random actions"
+            )
         super().__init__(
             policy,
             env,
@@ -216,6 +232,7 @@ class ADPO(OffPolicyAlgorithm):
         self.clip_range = clip_range
         self.critic_loss = critic_loss
         self.ent_coef = float(ent_coef)
+        self.exploration_floor = float(exploration_floor)
         self._anchor_updates = 0
         self._group_steps = 0
         self._reward_range = (np.inf, -np.inf)
@@ -357,6 +374,24 @@ class ADPO(OffPolicyAlgorithm):
                 self.dump_logs()
         callback.on_rollout_end()
         return RolloutReturn(n_steps * env.num_envs, n_episodes, continue_training=True)
+
+    def _sample_action(
+        self, learning_starts: int, action_noise: ActionNoise | None = None, n_envs: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """
+        The policy's actions (SB3's ``_sample_action``), each replaced by a uniformly random action with probability
+        ``exploration_floor``.
+
+        :return: the actions to send to the environment and the actions to store (scaled to [-1, 1] for Box spaces)
+        """
+        action, buffer_action = super()._sample_action(learning_starts, action_noise, n_envs)
+        if self.exploration_floor > 0 and self.num_timesteps >= learning_starts:
+            for env_index in np.flatnonzero(np.random.random(n_envs) < self.exploration_floor):
+                random_action = self.action_space.sample()
+                action[env_index] = random_action
+                is_box = isinstance(self.action_space, spaces.Box)
+                buffer_action[env_index] = self.policy.scale_action(random_action) if is_box else random_action
+        return action, buffer_action
 
     def _store_transition(
         self,

@@ -91,6 +91,12 @@ def test_env_scorer_needs_an_oracle() -> None:
         ADPO("MlpPolicy", "CartPole-v1", scorer="env")
 
 
+def test_env_scorer_has_no_exploration_floor() -> None:
+    env = make_bandit_vec_env("none", n_envs=2, seed=0)
+    with pytest.raises(ValueError, match=r"exploration_floor needs scorer='critic'"):
+        ADPO("MlpPolicy", env, scorer="env", exploration_floor=0.1)
+
+
 def test_unknown_scorer() -> None:
     with pytest.raises(ValueError, match="Unknown scorer 'oracle'; valid choices are: 'critic', 'env'"):
         ADPO("MlpPolicy", "CartPole-v1", scorer="oracle")

@@ -31,6 +31,10 @@ from adpo_rl import ADPO
         (dict(ent_coef=-0.1), "ent_coef must be a finite number >= 0 (0: no entropy bonus), got -0.1"),
         (dict(ent_coef=float("nan")), "ent_coef must be a finite number >= 0"),
         (dict(ent_coef="auto"), "ent_coef must be a finite number >= 0 (0: no entropy bonus), got 'auto'"),
+        (dict(exploration_floor=1.5), "exploration_floor must be a probability in [0, 1] (0: sample the policy only)"),
+        (dict(exploration_floor=-0.1), "exploration_floor must be a probability in [0, 1]"),
+        (dict(exploration_floor=float("nan")), "exploration_floor must be a probability in [0, 1]"),
+        (dict(exploration_floor="eps"), "exploration_floor must be a probability in [0, 1]"),
     ],
 )
 def test_invalid_hyperparameters(kwargs: dict, message: str) -> None:

@@ -1,0 +1,72 @@
+"""The exploration floor: rollout actions mix the policy with uniformly random ones; nothing else changes."""
+
+from pathlib import Path
+
+import numpy as np
+import torch as th
+from stable_baselines3.common.env_util import make_vec_env
+
+from adpo_rl import ADPO
+
+N_ENVS, N_CALLS = 8, 250
+
+
+def _model(env_id: str, exploration_floor: float) -> ADPO:
+    """A model whose policy is pinned: arm 0 on CartPole (probability ~1), the action 0.5 on Pendulum (std ~0)."""
+    model = ADPO("MlpPolicy", make_vec_env(env_id, n_envs=N_ENVS, seed=0), exploration_floor=exploration_floor, seed=0)
+    with th.no_grad():
+        if env_id == "CartPole-v1":
+            model.actor.logits.weight.zero_()
+            model.actor.logits.bias.copy_(th.tensor([30.0, -30.0]))
+        else:
+            for layer, bias in ((model.actor.mu, float(np.arctanh(0.5))), (model.actor.log_std, -20.0)):
+                layer.weight.zero_()
+                layer.bias.fill_(bias)
+    model._last_obs = model.env.reset()
+    return model
+
+
+def _rollout_actions(model: ADPO, learning_starts: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [model._sample_action(learning_starts, None, N_ENVS) for _ in range(N_CALLS)]
+    return np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs])
+
+
+def test_discrete_floor_gives_every_arm_its_share() -> None:
+    # Behaviour policy (1 - 0.5) * pi + 0.5 * uniform: arm 1 gets 0.5 / 2 = 0.25 of the 2,000 steps.
+    actions, buffer_actions = _rollout_actions(_model("CartPole-v1", 0.5))
+    np.testing.assert_array_equal(actions, buffer_actions)
+    assert 0.21 < np.mean(actions == 1) < 0.29
+    never, _ = _rollout_actions(_model("CartPole-v1", 0.0))
+    assert np.all(never == 0), "without the floor the pinned policy only plays arm 0"
+
+
+def test_box_floor_draws_uniform_actions_and_stores_them_scaled() -> None:
+    model = _model("Pendulum-v1", 0.5)
+    actions, buffer_actions = _rollout_actions(model)
+    on_policy = np.isclose(buffer_actions, 0.5, atol=1e-3)
+    assert 0.45 < on_policy.mean() < 0.55
+    random_part = buffer_actions[~on_policy]
+    assert random_part.min() >= -1 and random_part.max() <= 1
+    assert abs(random_part.mean()) < 0.1 and 0.5 < random_part.std() < 0.65  # uniform on [-1, 1]: std 0.577
+    np.testing.assert_allclose(actions, 2.0 * buffer_actions, rtol=1e-5, atol=1e-5)  # Pendulum's torque range is [-2, 2]
+
+
+def test_floor_leaves_deterministic_predictions_alone() -> None:
+    model = _model("CartPole-v1", 1.0)
+    assert np.all(model.predict(model.env.reset(), deterministic=True)[0] == 0)
+
+
+def test_exploration_floor_is_saved_with_the_model(tmp_path: Path) -> None:
+    model = ADPO("MlpPolicy", "CartPole-v1", exploration_floor=0.1, learning_starts=20, batch_size=16, seed=0)
+    model.learn(50)
+    model.save(tmp_path / "adpo")
+    assert ADPO.load(tmp_path / "adpo").exploration_floor == 0.1
+
+
+def test_floor_is_reproducible_from_the_seed() -> None:
+    def replay_actions() -> np.ndarray:
+        model = ADPO("MlpPolicy", "CartPole-v1", exploration_floor=0.3, learning_starts=50, batch_size=16, seed=3)
+        model.learn(200)
+        return model.replay_buffer.actions[:200].copy()
+
+    np.testing.assert_array_equal(replay_actions(), replay_actions())
