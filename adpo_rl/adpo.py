@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from adpo_rl import losses
 from adpo_rl.anchors import ANCHOR_MODES, Anchor, make_anchor
 from adpo_rl.buffers import GroupBuffer
+from adpo_rl.checks import check_choice
 from adpo_rl.policies import ADPOPolicy, CategoricalActor, repeat_observations, take_first
 from adpo_rl.scorers import SCORERS, env_group_oracle, has_group_oracle
 
@@ -37,11 +38,6 @@ LOSS_KINDS = ("listwise", "pairwise", "plackett_luce", "grpo")
 SUPPORTED_ACTION_SPACES = (spaces.Discrete, spaces.Box)
 ADAPTIVE_TEMPERATURE_KEYS = ("a", "b", "t_min", "t_max")
 CRITIC_LOSSES = {"mse": F.mse_loss, "huber": F.smooth_l1_loss}
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"Unknown {name} {value!r}; valid choices are: {', '.join(map(repr, choices))}")
 
 
 class ADPO(OffPolicyAlgorithm):
@@ -172,8 +168,8 @@ class ADPO(OffPolicyAlgorithm):
         self._check_hyperparameters(
             group_size, group_batch_size, temperature, beta, target, normalize, loss, anchor, adaptive_temperature
         )
-        _check_choice("scorer", scorer, SCORERS)
-        _check_choice("critic_loss", critic_loss, tuple(CRITIC_LOSSES))
+        check_choice("scorer", scorer, SCORERS)
+        check_choice("critic_loss", critic_loss, CRITIC_LOSSES)
         if not clip_range > 0:
             raise ValueError(f"clip_range must be > 0, got {clip_range!r}")
         if not (isinstance(ent_coef, (int, float, np.number)) and 0 <= ent_coef < np.inf):
@@ -262,10 +258,10 @@ class ADPO(OffPolicyAlgorithm):
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         if not beta > 0:
             raise ValueError(f"beta must be > 0, got {beta!r}")
-        _check_choice("target", target, losses.TARGET_KINDS)
-        _check_choice("normalize", normalize, losses.NORMALIZE_MODES)
-        _check_choice("loss", loss, LOSS_KINDS)
-        _check_choice("anchor", anchor, ANCHOR_MODES)
+        check_choice("target", target, losses.TARGET_KINDS)
+        check_choice("normalize", normalize, losses.NORMALIZE_MODES)
+        check_choice("loss", loss, LOSS_KINDS)
+        check_choice("anchor", anchor, ANCHOR_MODES)
         if adaptive_temperature is not None:
             unknown = set(adaptive_temperature) - set(ADAPTIVE_TEMPERATURE_KEYS)
             if unknown:

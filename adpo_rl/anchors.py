@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from adpo_rl.checks import check_choice
+
 ANCHOR_MODES = ("fixed", "on_policy", "ema", "kl_triggered")
 
 # rate 0.01: the anchor lags the actor by about 100 gradient steps, twice SAC's critic-target horizon (tau 0.005).
@@ -200,8 +202,7 @@ def make_anchor(mode: str, actor: nn.Module, anchor: nn.Module, **kwargs: float)
     :param kwargs: the strategy's options: ``rate`` for "ema", ``threshold`` for "kl_triggered".
     :return: the strategy.
     """
-    if mode not in ANCHOR_CLASSES:
-        raise ValueError(f"Unknown anchor mode {mode!r}; valid choices are {', '.join(map(repr, ANCHOR_MODES))}")
+    check_choice("anchor mode", mode, ANCHOR_MODES)
     accepted = _ANCHOR_KWARGS[mode]
     unexpected = sorted(set(kwargs) - set(accepted))
     if unexpected:

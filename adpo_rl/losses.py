@@ -21,6 +21,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from adpo_rl.checks import check_choice
+
 TARGET_KINDS = ("soft", "hard", "kde")
 NORMALIZE_MODES = ("zscore", "center", "none")
 PAIR_LABELS = ("soft", "hard")
@@ -30,11 +32,6 @@ REDUCTIONS = ("mean", "sum", "none")
 MAX_LOG_RATIO = 20.0
 _MAD_TO_STD = 1.4826
 _MEAN_ABS_DEV_TO_STD = math.sqrt(math.pi / 2.0)
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"Unknown {name}={value!r}; valid choices are {', '.join(map(repr, choices))}")
 
 
 def _check_positive(name: str, value: float | torch.Tensor) -> None:
@@ -85,7 +82,7 @@ def group_advantages(scores: torch.Tensor, normalize: str = "zscore", eps: float
     :param eps: added to the std so that near-constant groups do not blow up.
     :return: advantages, shape [..., K], detached.
     """
-    _check_choice("normalize", normalize, NORMALIZE_MODES)
+    check_choice("normalize", normalize, NORMALIZE_MODES)
     scores = _as_float(scores)
     if normalize == "none":
         return scores
@@ -150,8 +147,8 @@ def group_targets(
     :param eps: std offset of the z-score.
     :return: q, shape [..., K], rows summing to 1, without gradient.
     """
-    _check_choice("kind", kind, TARGET_KINDS)
-    _check_choice("normalize", normalize, NORMALIZE_MODES)
+    check_choice("kind", kind, TARGET_KINDS)
+    check_choice("normalize", normalize, NORMALIZE_MODES)
     _check_positive("beta", beta)
     scores = _as_float(scores)
     if kind == "hard":
@@ -199,7 +196,7 @@ def listwise_loss(
     :param reduction: "mean" (default), "sum" or "none" (shape [...]).
     :return: the loss.
     """
-    _check_choice("reduction", reduction, REDUCTIONS)
+    check_choice("reduction", reduction, REDUCTIONS)
     u = anchored_logits(logp, logp_anchor, temperature)
     if target.shape != u.shape:
         raise ValueError(f"target has shape {tuple(target.shape)} but the anchored logits have shape {tuple(u.shape)}")
@@ -233,9 +230,9 @@ def pairwise_loss(
     :param reduction: "mean" (default), "sum" or "none" (shape [...]).
     :return: the loss.
     """
-    _check_choice("labels", labels, PAIR_LABELS)
-    _check_choice("normalize", normalize, NORMALIZE_MODES)
-    _check_choice("reduction", reduction, REDUCTIONS)
+    check_choice("labels", labels, PAIR_LABELS)
+    check_choice("normalize", normalize, NORMALIZE_MODES)
+    check_choice("reduction", reduction, REDUCTIONS)
     _check_positive("beta", beta)
     u = anchored_logits(logp, logp_anchor, temperature)
     k = u.shape[-1]
@@ -279,7 +276,7 @@ def plackett_luce_loss(
     :param reduction: "mean" (default), "sum" or "none" (shape [...]).
     :return: the loss.
     """
-    _check_choice("reduction", reduction, REDUCTIONS)
+    check_choice("reduction", reduction, REDUCTIONS)
     u = anchored_logits(logp, logp_anchor, temperature)
     k = u.shape[-1]
     if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= k):
@@ -317,7 +314,7 @@ def grpo_loss(
     :param reduction: "mean" (default), "sum" or "none" (shape [...]).
     :return: the loss.
     """
-    _check_choice("reduction", reduction, REDUCTIONS)
+    check_choice("reduction", reduction, REDUCTIONS)
     _check_positive("clip_range", clip_range)
     advantages = group_advantages(scores, normalize, eps).to(logp.dtype)
     # The log-ratio is clamped before exp: arms the policy has all but abandoned would otherwise overflow float32

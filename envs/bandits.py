@@ -25,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from adpo_rl.checks import check_choice
 from adpo_rl.envs.noise import RewardNoise, make_noise
 
 REWARD_MODELS: tuple[str, ...] = ("linear", "nonlinear")
@@ -268,8 +269,7 @@ def build_contextual_problem(
     context_dim = _check_positive_int("context_dim", context_dim, 1)
     n_arms = _check_positive_int("n_arms", n_arms, 2)
     hidden_dim = _check_positive_int("hidden_dim", hidden_dim, 1)
-    if reward_model not in REWARD_MODELS:
-        raise ValueError(f"Unknown reward_model {reward_model!r}; valid choices: {', '.join(map(repr, REWARD_MODELS))}")
+    check_choice("reward_model", reward_model, REWARD_MODELS)
     noise_model = make_noise(noise, severity, noise_params)
     return ContextualBanditProblem(
         context_dim, n_arms, reward_model, hidden_dim, int(problem_seed), noise_model, bool(eval_mode)

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from adpo_rl.checks import check_choice
+
 NOISES: tuple[str, ...] = ("none", "gaussian", "cauchy", "flip", "shift")
 """Valid noise names."""
 
@@ -56,11 +58,6 @@ SEVERITY_PARAMS: dict[str, dict[str, dict[str, float]]] = {
     "shift": {"low": {"delta": 1.0}, "medium": {"delta": 2.0}, "high": {"delta": 3.0}},
 }
 """Parameters of each (noise, severity) pair; see the module docstring for their meaning."""
-
-
-def _check_choice(kind: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"Unknown {kind} {value!r}; valid choices: {', '.join(repr(c) for c in choices)}")
 
 
 @dataclass(frozen=True)
@@ -134,8 +131,8 @@ def make_noise(noise: str = "none", severity: str = "medium", params: Mapping[st
     :return: the noise model
     :raises ValueError: on an unknown noise, severity or parameter name, naming the valid ones
     """
-    _check_choice("noise", noise, NOISES)
-    _check_choice("severity", severity, SEVERITIES)
+    check_choice("noise", noise, NOISES)
+    check_choice("severity", severity, SEVERITIES)
     merged = dict(SEVERITY_PARAMS[noise][severity])
     for key, value in (params or {}).items():
         if key not in merged:
