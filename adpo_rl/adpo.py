@@ -382,10 +382,10 @@ class ADPO(OffPolicyAlgorithm):
         """
         action, buffer_action = super()._sample_action(learning_starts, action_noise, n_envs)
         if self.exploration_floor > 0 and self.num_timesteps >= learning_starts:
+            is_box = isinstance(self.action_space, spaces.Box)
             for env_index in np.flatnonzero(np.random.random(n_envs) < self.exploration_floor):
                 random_action = self.action_space.sample()
                 action[env_index] = random_action
-                is_box = isinstance(self.action_space, spaces.Box)
                 buffer_action[env_index] = self.policy.scale_action(random_action) if is_box else random_action
         return action, buffer_action
 

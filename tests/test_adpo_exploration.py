@@ -26,8 +26,8 @@ def _model(env_id: str, exploration_floor: float) -> ADPO:
     return model
 
 
-def _rollout_actions(model: ADPO, learning_starts: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [model._sample_action(learning_starts, None, N_ENVS) for _ in range(N_CALLS)]
+def _rollout_actions(model: ADPO) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [model._sample_action(0, None, N_ENVS) for _ in range(N_CALLS)]
     return np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs])
 
 
