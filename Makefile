@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 # CPU build of torch for tests and benchmarks here; setup.cfg keeps a plain torch>= requirement for GPU users.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# The default suite runs on every core (pytest-xdist); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 
 .PHONY: install test lint bench clean
@@ -24,7 +26,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check adpo_rl envs agents benchmarks tests
 
 test: $(STAMP) lint
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not slow" -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --algo adpo ppo --env CartPole-v1 cauchy-medium --seeds 0 --timesteps 20000 \
