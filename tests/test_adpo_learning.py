@@ -21,7 +21,7 @@ def test_pendulum_reaches_minus_250_within_8000_steps() -> None:
     assert mean_return >= -250, f"Pendulum mean evaluation return {mean_return:.1f} < -250 after 8,000 steps"
 
 
-def test_cartpole_reaches_195_within_30000_steps_in_15000() -> None:
+def test_cartpole_reaches_195_within_15000_steps() -> None:
     model = ADPO("MlpPolicy", "CartPole-v1", seed=0)
     model.learn(15_000)
     mean_return = _evaluate(model, "CartPole-v1")
