@@ -57,12 +57,11 @@ def test_adpo_discrete_control_entries_use_a_faster_target_critic_than_the_class
 
 # both LunarLander entries discount over the whole episode; the discrete one uses 3-step returns, the continuous one
 # samples 32 candidates per group
-@pytest.mark.parametrize(("env_id", "group_size"), [("LunarLander-v3", 16), ("LunarLanderContinuous-v3", 32)])
-def test_adpo_lunar_lander_entries_discount_over_the_whole_episode_unlike_the_class_default(env_id, group_size):
+@pytest.mark.parametrize(("env_id", "group_size", "n_steps"), [("LunarLander-v3", 16, 3), ("LunarLanderContinuous-v3", 32, 1)])
+def test_adpo_lunar_lander_entries_discount_over_the_whole_episode_unlike_the_class_default(env_id, group_size, n_steps):
     model = make_model("adpo", env_id, seed=0, n_envs=1, overrides={"buffer_size": 1000})
     assert isinstance(model, ADPO) and model.gamma == pytest.approx(0.999) and model.train_freq.frequency == 4
-    assert model.group_size == group_size
-    assert model.n_steps == (3 if env_id == "LunarLander-v3" else 1)  # 3-step returns: measured better on the discrete one
+    assert model.group_size == group_size and model.n_steps == n_steps
     defaults = inspect.signature(ADPO.__init__).parameters
     assert defaults["gamma"].default == pytest.approx(0.99) and defaults["group_size"].default == 16
     model.get_env().close()
