@@ -3,6 +3,7 @@ Training throughput (environment steps per second, learning included) of ADPO ag
 measured side by side in one process, and how ADPO's cost grows with the group size K.
 
     python benchmarks/throughput.py --env Pendulum-v1 --group-sizes 4 8 16 32 64 --steps 1000 --rounds 3
+    python benchmarks/throughput.py --env Acrobot-v1 --group-sizes 16 --group-batch-sizes 64 256  # states per actor step
 
 Every contender first fills its buffer (``learning_starts`` steps, not timed), then trains for ``--steps`` steps;
 contenders are timed in interleaved rounds and the best round is kept, so a busy machine slows all of them alike.
@@ -26,20 +27,27 @@ from adpo_rl import ADPO
 LEARNING_STARTS = 1000
 
 
-def build_contenders(env_id: str, group_sizes: list[int], device: str) -> dict[str, Callable[[], BaseAlgorithm]]:
+def build_contenders(
+    env_id: str, group_sizes: list[int], device: str, group_batch_sizes: list[int] | None = None
+) -> dict[str, Callable[[], BaseAlgorithm]]:
     """
-    Factories of the models to time: ADPO at each group size, SAC (Box actions only) and PPO.
+    Factories of the models to time: ADPO at each group size (and states per actor step), SAC (Box actions only)
+    and PPO.
 
     :param env_id: gymnasium id
     :param group_sizes: ADPO group sizes K
     :param device: torch device
+    :param group_batch_sizes: ADPO ``group_batch_size`` values to time at each K (``None``: the class default only)
     :return: label -> model factory
     """
     contenders: dict[str, Callable[[], BaseAlgorithm]] = {}
     for k in group_sizes:
-        contenders[f"adpo K={k}"] = lambda k=k: ADPO(
-            "MlpPolicy", env_id, group_size=k, learning_starts=LEARNING_STARTS, seed=0, device=device
-        )
+        for states in group_batch_sizes or [None]:
+            label = f"adpo K={k}" + (f" states={states}" if states is not None else "")
+            extra = {"group_batch_size": states} if states is not None else {}
+            contenders[label] = lambda k=k, extra=extra: ADPO(
+                "MlpPolicy", env_id, group_size=k, learning_starts=LEARNING_STARTS, seed=0, device=device, **extra
+            )
     if isinstance(gym.make(env_id).action_space, spaces.Box):
         contenders["sac"] = lambda: SAC("MlpPolicy", env_id, learning_starts=LEARNING_STARTS, seed=0, device=device)
     contenders["ppo"] = lambda: PPO("MlpPolicy", env_id, seed=0, device=device)
@@ -63,6 +71,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="Pendulum-v1")
     parser.add_argument("--group-sizes", type=int, nargs="+", default=[4, 8, 16, 32, 64])
+    parser.add_argument(
+        "--group-batch-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="ADPO group_batch_size values (states scored per actor step) to time at each K; default: the class's",
+    )
     parser.add_argument("--steps", type=int, default=1000, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -73,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     th.set_num_threads(args.torch_threads)
 
     models = {}
-    for label, factory in build_contenders(args.env, args.group_sizes, args.device).items():
+    for label, factory in build_contenders(args.env, args.group_sizes, args.device, args.group_batch_sizes).items():
         model = factory()
         model.learn(LEARNING_STARTS if not isinstance(model, PPO) else 2048)  # fill the buffer / first rollout
         models[label] = model

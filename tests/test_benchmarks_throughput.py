@@ -20,6 +20,16 @@ def test_discrete_env_times_adpo_against_ppo(capsys) -> None:
     assert lines[-1].endswith("| 1.00x |")
 
 
+def test_states_per_actor_step_are_timed_one_row_each(capsys) -> None:
+    throughput.main(
+        ["--env", "CartPole-v1", "--group-sizes", "2", "--group-batch-sizes", "8", "32", "--steps", "50", "--rounds", "1"]
+    )
+    rows = capsys.readouterr().out.splitlines()[3:]
+    assert [row.split(" | ")[0] for row in rows] == ["| adpo K=2 states=8", "| adpo K=2 states=32", "| ppo"]
+    model = throughput.build_contenders("CartPole-v1", [2], "cpu", [8])["adpo K=2 states=8"]()
+    assert (model.group_size, model.group_batch_size) == (2, 8)
+
+
 @pytest.mark.skipif(th.cuda.is_available(), reason="checks the message shown where no GPU is present")
 def test_cuda_without_a_gpu_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
