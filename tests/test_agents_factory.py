@@ -55,12 +55,15 @@ def test_adpo_discrete_control_entries_use_a_faster_target_critic_than_the_class
     model.get_env().close()
 
 
-def test_adpo_acrobot_entry_scores_groups_on_the_whole_batch_unlike_the_class_default():
+def test_adpo_acrobot_entry_scores_groups_on_the_whole_batch_with_a_sharper_target_unlike_the_class_default():
     model = make_model("adpo", "Acrobot-v1", seed=0, n_envs=1, overrides={"buffer_size": 1000})
     assert isinstance(model, ADPO) and model.group_batch_size == model.batch_size == 256
-    assert inspect.signature(ADPO.__init__).parameters["group_batch_size"].default == 64
-    # the noisy entry was measured with the class value and keeps it
-    assert "group_batch_size" not in get_config("adpo", resolve_env("Acrobot-v1+cauchy-medium")).algo_kwargs
+    assert model.beta == pytest.approx(0.3)
+    defaults = inspect.signature(ADPO.__init__).parameters
+    assert defaults["group_batch_size"].default == 64 and defaults["beta"].default == pytest.approx(1.0)
+    # the noisy entry was measured with the class values and keeps them
+    noisy = get_config("adpo", resolve_env("Acrobot-v1+cauchy-medium")).algo_kwargs
+    assert "group_batch_size" not in noisy and noisy["beta"] == pytest.approx(1.0)
     model.get_env().close()
 
 
