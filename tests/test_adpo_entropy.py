@@ -13,7 +13,7 @@ from adpo_rl import ADPO
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
 def test_actor_entropy_is_exact(env_id: str) -> None:
     model = ADPO("MlpPolicy", env_id, seed=0, policy_kwargs=dict(log_std_init=-0.5) if env_id == "Pendulum-v1" else None)
-    obs = th.as_tensor(np.stack([model.observation_space.sample() for _ in range(8)]))
+    obs = th.as_tensor(np.stack([model.observation_space.sample() for _ in range(8)]), device=model.device)
     with th.no_grad():
         params = model.actor.distribution_params(obs)
         entropy = model.actor.entropy(params)
@@ -37,7 +37,7 @@ def _entropy_after_training(ent_coef: float) -> float:
         policy_kwargs=dict(net_arch=[32, 32]),
     )
     model.learn(800)
-    observations = th.as_tensor(model.replay_buffer.observations[:800, 0])
+    observations = th.as_tensor(model.replay_buffer.observations[:800, 0], device=model.device)
     with th.no_grad():
         return float(model.actor.entropy(model.actor.distribution_params(observations)).mean())
 

@@ -67,4 +67,4 @@ def test_predict_and_distribution_shapes() -> None:
     obs_tensor = cartpole.policy.obs_to_tensor(np.zeros((3, 4), np.float32))[0]
     probs = cartpole.policy.get_distribution(obs_tensor).distribution.probs
     assert probs.shape == (3, 2)
-    np.testing.assert_allclose(probs.sum(-1).detach().numpy(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(probs.sum(-1).detach().cpu().numpy(), 1.0, rtol=1e-6)
