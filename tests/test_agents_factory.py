@@ -67,13 +67,18 @@ def test_adpo_acrobot_entry_scores_groups_on_the_whole_batch_with_a_sharper_targ
     model.get_env().close()
 
 
-# both LunarLander entries discount over the whole episode; the discrete one uses 3-step returns, the continuous one
-# samples 32 candidates per group
-@pytest.mark.parametrize(("env_id", "group_size", "n_steps"), [("LunarLander-v3", 16, 3), ("LunarLanderContinuous-v3", 32, 1)])
-def test_adpo_lunar_lander_entries_discount_over_the_whole_episode_unlike_the_class_default(env_id, group_size, n_steps):
+# both LunarLander entries discount over the whole episode; the discrete one uses 3-step returns and two gradient steps
+# per 4 environment steps, the continuous one samples 32 candidates per group
+@pytest.mark.parametrize(
+    ("env_id", "group_size", "n_steps", "gradient_steps"),
+    [("LunarLander-v3", 16, 3, 2), ("LunarLanderContinuous-v3", 32, 1, 1)],
+)
+def test_adpo_lunar_lander_entries_discount_over_the_whole_episode_unlike_the_class_default(
+    env_id, group_size, n_steps, gradient_steps
+):
     model = make_model("adpo", env_id, seed=0, n_envs=1, overrides={"buffer_size": 1000})
     assert isinstance(model, ADPO) and model.gamma == pytest.approx(0.999) and model.train_freq.frequency == 4
-    assert model.group_size == group_size and model.n_steps == n_steps
+    assert model.group_size == group_size and model.n_steps == n_steps and model.gradient_steps == gradient_steps
     defaults = inspect.signature(ADPO.__init__).parameters
     assert defaults["gamma"].default == pytest.approx(0.99) and defaults["group_size"].default == 16
     model.get_env().close()
