@@ -11,7 +11,8 @@ and on bandits the final win-mass and regret. Only finished runs count (result.j
 several times counts once (its latest run, over all the folders given). ``--include-interrupted`` also reports
 runs stopped by Ctrl-C (or a time limit's SIGINT) up to where they got: their last evaluation is their "final"
 one, the table says how many steps they trained, and a checkpoint cell that fewer seeds reached says so, e.g.
-``765 (2/3 seeds)``.
+``765 (2/3 seeds)``; it also reports runs still training or killed uncaught (SIGKILL, out of memory: their
+result.json is still the ``running`` placeholder) up to their last evaluation.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ BANDIT_WIN_MASS_THRESHOLD = 0.8
 
 
 REPORTED_STATUSES = ("ok",)
-PARTIAL_STATUSES = ("ok", "interrupted")
+# "running": the placeholder train_one.py writes first, left behind by a run still training or killed uncaught.
+UNFINISHED_STATUSES = ("interrupted", "running")
+PARTIAL_STATUSES = REPORTED_STATUSES + UNFINISHED_STATUSES
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Run:
 
     @property
     def interrupted(self) -> bool:
-        return self.result.get("status") == "interrupted"
+        return self.result.get("status") in UNFINISHED_STATUSES
 
     @property
     def env(self) -> str:
@@ -79,7 +82,8 @@ def as_list(roots: Path | Sequence[Path]) -> list[Path]:
 def load_runs(roots: Path | Sequence[Path], include_interrupted: bool = False) -> tuple[list[Run], int]:
     """
     :param roots: one or more runs folders (searched recursively for result.json)
-    :param include_interrupted: also return runs stopped by Ctrl-C, with the evaluations they reached
+    :param include_interrupted: also return runs stopped by Ctrl-C, still running or killed, with the evaluations
+        they reached
     :return: the reported runs (latest per env, algo and seed) and the number of runs left out (unfinished, failed)
     """
     statuses = PARTIAL_STATUSES if include_interrupted else REPORTED_STATUSES
@@ -95,10 +99,22 @@ def load_runs(roots: Path | Sequence[Path], include_interrupted: bool = False) -
             not_ok += 1
             continue
         run = Run(result, read_eval_csv(path.parent / EVAL_FILE))
+        if result["status"] == "running":
+            complete_from_evals(run)
         key = (run.env, run.algo, result["config"]["seed"])
         if key not in latest or result["started_at"] >= latest[key].result["started_at"]:
             latest[key] = run
     return list(latest.values()), not_ok
+
+
+def complete_from_evals(run: Run) -> None:
+    """
+    Fill in what a ``running`` placeholder lacks from the evaluations written so far: the last one is the final
+    evaluation, and its step the steps trained (a lower bound); throughput stays unknown.
+    """
+    timesteps = run.evals.get("timesteps", np.array([]))
+    last = {key: float(values[-1]) for key, values in run.evals.items()} if len(timesteps) else None
+    run.result.update(final_eval=last, num_timesteps=int(timesteps[-1]) if last else 0, steps_per_s=None)
 
 
 def threshold_of(run: Run) -> tuple[str, float] | None:
@@ -247,7 +263,8 @@ def build_report(
     :param roots: one or more runs folders, reported together (an env, algorithm and seed in several: the latest run)
     :param out: where ``results.md`` and ``plots/<env>.png`` go
     :param checkpoints: environment steps at which to tabulate the evaluation return of every algorithm
-    :param include_interrupted: also report runs stopped by Ctrl-C, up to the evaluations they reached
+    :param include_interrupted: also report runs stopped by Ctrl-C, still running or killed, up to the evaluations
+        they reached
     :return: the markdown report
     """
     roots = as_list(roots)
@@ -286,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--include-interrupted",
         action="store_true",
-        help="also report runs stopped by Ctrl-C or a time limit, up to the evaluations they reached",
+        help="also report runs stopped by Ctrl-C or a time limit, still running or killed, up to their last evaluation",
     )
     args = parser.parse_args(argv)
     for runs in args.runs:

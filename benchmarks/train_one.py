@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import signal
 import sys
@@ -94,6 +95,32 @@ def best_eval(history: list[dict[str, float]]) -> dict[str, float] | None:
     return max(finite, key=lambda row: row["mean_reward"]) if finite else None
 
 
+def write_result(run_dir: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` to the run's ``result.json`` in one step (never half-written), non-finite numbers as null."""
+    write_atomically(run_dir / RESULT_FILE, json.dumps(finite_or_none(result), indent=2, default=str) + "\n")
+
+
+def write_placeholder(run_dir: Path, spec: RunSpec, started_at: str, env_config: dict[str, Any]) -> None:
+    """
+    Write a ``result.json`` with status ``running`` before training starts. A process killed where nothing can
+    be caught (SIGKILL, out of memory, a machine taken away) leaves it behind, so the run still counts as unfinished
+    (``report.py``, ``run.py --resume``) and ``report.py --include-interrupted`` can show its evaluations so far.
+
+    :param run_dir: the run's folder
+    :param spec: the run
+    :param started_at: its start time (ISO 8601, UTC)
+    :param env_config: what the report needs to know of the env (``env_id``, ``is_bandit``)
+    """
+    placeholder = {
+        "status": "running",
+        "error": "no result yet: still training, or killed before it could write one",
+        "config": {**spec.to_dict(), **env_config, "command": sys.argv},
+        "started_at": started_at,
+        "pid": os.getpid(),
+    }
+    write_result(run_dir, placeholder)
+
+
 def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
     """
     Train ``spec`` to completion and write its result; never raises for a failing run, so one bad run cannot
@@ -111,6 +138,7 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
     env, model, eval_env, evaluator, config = None, None, None, None, None
     try:
         env = resolve_env(spec.env)
+        write_placeholder(run_dir, spec, started_at, {"env_id": env.env_id, "is_bandit": env.is_bandit})
         config = get_config(spec.algo, env, n_envs=spec.n_envs, overrides=spec.overrides)
         model = make_model(
             spec.algo,
@@ -176,7 +204,7 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
         # Throughput of training alone: evaluation time is excluded so algorithms compare fairly.
         "steps_per_s": num_timesteps / max(wall_time - eval_time, 1e-9),
     }
-    write_atomically(run_dir / RESULT_FILE, json.dumps(finite_or_none(result), indent=2, default=str) + "\n")
+    write_result(run_dir, result)
     for closable in (eval_env, model.get_env() if model is not None else None):
         if closable is not None:
             closable.close()

@@ -91,3 +91,20 @@ def test_several_runs_folders_need_an_output_folder(tmp_path: Path, capsys: pyte
     with pytest.raises(SystemExit):
         main([str(tmp_path / "a"), str(tmp_path / "b")])
     assert "--out" in capsys.readouterr().err
+
+
+def test_runs_killed_without_a_result_are_counted_and_reported_when_asked(tmp_path: Path) -> None:
+    _write_run(tmp_path, 0, "ok", [-1200.0, -400.0, -200.0])
+    # What a run killed uncaught (SIGKILL, out of memory) leaves: train_one.py's placeholder and its evaluations.
+    _write_run(tmp_path, 1, "ok", [-1100.0, -600.0, -300.0, -250.0])
+    placeholder = tmp_path / "Pendulum-v1" / "adpo" / "seed_1" / "result.json"
+    config = {"env": "Pendulum-v1", "algo": "adpo", "seed": 1, "env_id": "Pendulum-v1"}
+    placeholder.write_text(json.dumps({"status": "running", "config": config, "started_at": "2026-11-27T00:00:00+00:00"}))
+
+    report = build_report(tmp_path, tmp_path / "out", checkpoints=[1000, 3000])
+    assert "| 1 |" in report and "1 run(s) under" in report  # left out, and counted as unfinished
+
+    report = build_report(tmp_path, tmp_path / "out", checkpoints=[1000, 3000], include_interrupted=True)
+    assert "| 2 | -225 ± 317.6 |" in report  # final: -200 (finished) and -250 (the killed run's last evaluation)
+    assert "2,500 to 3,000 (1/2 interrupted)" in report  # the killed run: its last evaluation
+    assert "| adpo | -500 ± 1271 | -250 (1/2 seeds) |" in report

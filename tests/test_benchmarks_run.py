@@ -175,7 +175,7 @@ def test_ctrl_c_keeps_finished_runs_and_records_the_interrupted_one(tmp_path):
     # into KeyboardInterrupt: give the runner the disposition a terminal gives it.
     returncode, stderr = signal_runner_once_training(
         [*args, "adpo:learning_starts=10"],
-        lambda: finished.exists() and adpo_events.exists(),
+        lambda: finished.exists() and json.loads(finished.read_text())["status"] == "ok" and adpo_events.exists(),
         signal.SIG_DFL,
         signal.SIGINT,
     )

@@ -47,3 +47,18 @@ def test_nan_rewards_fail_the_run_and_still_write_valid_json(nan_env_id, tmp_pat
     assert "NaN" not in text  # NaN is not JSON: non-finite numbers are written as null
     result = json.loads(text)
     assert result["status"] == "failed" and result["error"]
+
+
+def test_a_run_in_progress_has_a_running_result_file(tmp_path):
+    """A run killed where nothing can be caught (SIGKILL) leaves this placeholder, never a folder without a result."""
+    seen = []
+
+    def progress(steps: int) -> None:
+        seen.append(json.loads((tmp_path / "result.json").read_text())["status"])
+
+    overrides = {"n_envs": 1, "n_steps": 16, "batch_size": 16, "n_epochs": 1}
+    spec = RunSpec("ppo", "CartPole-v1", 0, 32, str(tmp_path), overrides, eval_freq=16, eval_episodes=1)
+    assert train_one(spec, report=progress)["status"] == "ok"
+    assert seen[0] == "running" and seen[-1] == "running"  # the last report comes before the result is written
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["status"] == "ok" and result["config"]["seed"] == 0
