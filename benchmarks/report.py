@@ -99,7 +99,7 @@ def load_runs(roots: Path | Sequence[Path], include_interrupted: bool = False) -
             not_ok += 1
             continue
         run = Run(result, read_eval_csv(path.parent / EVAL_FILE))
-        if result["status"] == "running":
+        if "final_eval" not in result:  # the placeholder of a run that died (see train_one.write_placeholder)
             complete_from_evals(run)
         key = (run.env, run.algo, result["config"]["seed"])
         if key not in latest or result["started_at"] >= latest[key].result["started_at"]:
@@ -109,8 +109,8 @@ def load_runs(roots: Path | Sequence[Path], include_interrupted: bool = False) -
 
 def complete_from_evals(run: Run) -> None:
     """
-    Fill in what a ``running`` placeholder lacks from the evaluations written so far: the last one is the final
-    evaluation, and its step the steps trained (a lower bound); throughput stays unknown.
+    Fill in what the placeholder result of an unfinished run lacks from the evaluations written so far: the last
+    one is the final evaluation, and its step the steps trained (a lower bound); throughput stays unknown.
     """
     timesteps = run.evals.get("timesteps", np.array([]))
     last = {key: float(values[-1]) for key, values in run.evals.items()} if len(timesteps) else None

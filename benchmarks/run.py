@@ -31,7 +31,7 @@ from typing import Any
 
 from run_plan import RunSpec, UsageError, allocate_dirs, parse_overrides, plan_runs, resolve_names
 from tqdm import tqdm
-from train_one import init_worker, stop_on_sigterm, train_in_worker, train_one
+from train_one import init_worker, record_lost_run, stop_on_sigterm, train_in_worker, train_one
 
 from adpo_rl.agents import ALGOS
 
@@ -179,8 +179,9 @@ def collect(future, spec: RunSpec, interrupted: bool) -> dict[str, Any]:
         }
     try:
         return future.result()
-    except Exception as error:  # the worker process died (killed, out of memory, ...): its result.json is missing
+    except Exception as error:  # the worker process died (killed, out of memory, ...) before writing its result
         status = "interrupted" if interrupted else "failed"
+        record_lost_run(Path(spec.run_dir), status, f"the run's process died: {error!r}")
         return {"status": status, "run_dir": spec.run_dir, "label": spec.label, "error": repr(error), "final_eval": None}
 
 

@@ -121,6 +121,23 @@ def write_placeholder(run_dir: Path, spec: RunSpec, started_at: str, env_config:
     write_result(run_dir, placeholder)
 
 
+def record_lost_run(run_dir: Path, status: str, error: str) -> None:
+    """
+    Give a run whose process died without writing its result (its ``result.json`` is still the ``running``
+    placeholder) its final ``status`` and ``error``; a result the run wrote itself is left as it is.
+
+    :param run_dir: the run's folder
+    :param status: ``"failed"`` or ``"interrupted"``
+    :param error: what happened
+    """
+    try:
+        result = json.loads((run_dir / RESULT_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    if result.get("status") == "running":
+        write_result(run_dir, {**result, "status": status, "error": error})
+
+
 def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
     """
     Train ``spec`` to completion and write its result; never raises for a failing run, so one bad run cannot

@@ -62,3 +62,33 @@ def test_a_run_in_progress_has_a_running_result_file(tmp_path):
     assert seen[0] == "running" and seen[-1] == "running"  # the last report comes before the result is written
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["status"] == "ok" and result["config"]["seed"] == 0
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_a_run_whose_process_died_gets_its_final_status(tmp_path, interrupted):
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from report import load_runs
+    from run import collect
+    from train_one import write_placeholder
+
+    run_dir = tmp_path / "CartPole-v1" / "adpo" / "seed_0"
+    run_dir.mkdir(parents=True)
+    spec = RunSpec("adpo", "CartPole-v1", 0, 1000, str(run_dir), {}, eval_freq=500)
+    write_placeholder(run_dir, spec, "2026-12-04T00:00:00+00:00", {"env_id": "CartPole-v1", "is_bandit": False})
+    (run_dir / "eval.csv").write_text("timesteps,mean_reward,std_reward\n0,20,1\n500,90,5\n")
+    future = Future()
+    future.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+
+    outcome = collect(future, spec, interrupted)
+    status = "interrupted" if interrupted else "failed"
+    result = json.loads((run_dir / "result.json").read_text())
+    assert outcome["status"] == result["status"] == status
+    assert "process died" in result["error"] and "terminated abruptly" in result["error"]
+    runs, left_out = load_runs(tmp_path, include_interrupted=True)
+    if interrupted:  # reported up to its last evaluation
+        assert left_out == 0 and runs[0].result["final_eval"]["mean_reward"] == 90.0
+        assert runs[0].result["num_timesteps"] == 500
+    else:
+        assert runs == [] and left_out == 1
