@@ -45,7 +45,7 @@ def test_ppo_cartpole_uses_rl_zoo_values_and_linear_schedules():
     model.get_env().close()
 
 
-# noisy_tau: CartPole's and Acrobot's noisy entries keep tau 0.005; LunarLander has none, so it falls back to its clean one
+# noisy_tau: CartPole's and Acrobot's noisy entries keep tau 0.005; LunarLander's is its clean entry with a Huber critic
 @pytest.mark.parametrize(("env_id", "noisy_tau"), [("CartPole-v1", 0.005), ("Acrobot-v1", 0.005), ("LunarLander-v3", 0.02)])
 def test_adpo_discrete_control_entries_use_a_faster_target_critic_than_the_class_default(env_id, noisy_tau):
     model = make_model("adpo", env_id, seed=0, n_envs=1, overrides={"buffer_size": 1000})
@@ -180,6 +180,10 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
     noisy_config = get_config("adpo", env)  # its own entry: the clean one with a Huber critic
     assert noisy_config.source == "CartPole-v1+cauchy-medium" and noisy_config.algo_kwargs["critic_loss"] == "huber"
     assert get_config("adpo", resolve_env("CartPole-v1+cauchy-low")).source == "CartPole-v1"
+    clean_lander = get_config("adpo", resolve_env("LunarLander-v3")).algo_kwargs
+    noisy_lander = get_config("adpo", resolve_env("LunarLander-v3+cauchy-medium"))
+    assert noisy_lander.source == "LunarLander-v3+cauchy-medium"
+    assert noisy_lander.algo_kwargs == {**clean_lander, "critic_loss": "huber"}
     for mujoco in ("HalfCheetah-v5+cauchy-medium", "Hopper-v5+cauchy-medium"):  # the MuJoCo entry, Huber critic
         noisy_mujoco = get_config("adpo", resolve_env(mujoco))
         assert noisy_mujoco.source == mujoco and noisy_mujoco.algo_kwargs["critic_loss"] == "huber"
