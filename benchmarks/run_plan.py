@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -191,14 +192,18 @@ def plan_runs(
     return runs, rejected
 
 
+def read_result(run_dir: Path) -> dict[str, Any] | None:
+    """:return: the run's ``result.json``, or None where there is none or it is not valid JSON"""
+    try:
+        return json.loads((run_dir / RESULT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def is_complete(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a finished run (a ``result.json`` with status ``ok``)."""
-    import json
-
-    try:
-        return json.loads((run_dir / RESULT_FILE).read_text()).get("status") == "ok"
-    except (OSError, ValueError):
-        return False
+    result = read_result(run_dir)
+    return result is not None and result.get("status") == "ok"
 
 
 def allocate_dirs(runs: list[RunSpec], mode: str) -> tuple[list[RunSpec], list[RunSpec]]:

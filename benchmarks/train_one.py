@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from run_plan import EVAL_FILE, RESULT_FILE, RunSpec
+from run_plan import EVAL_FILE, RESULT_FILE, RunSpec, read_result
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 
@@ -130,11 +130,8 @@ def record_lost_run(run_dir: Path, status: str, error: str) -> None:
     :param status: ``"failed"`` or ``"interrupted"``
     :param error: what happened
     """
-    try:
-        result = json.loads((run_dir / RESULT_FILE).read_text())
-    except (OSError, ValueError):
-        return
-    if result.get("status") == "running":
+    result = read_result(run_dir)
+    if result is not None and result.get("status") == "running":
         write_result(run_dir, {**result, "status": status, "error": error})
 
 
