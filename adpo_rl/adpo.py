@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -271,7 +272,11 @@ class ADPO(OffPolicyAlgorithm):
     def _setup_model(self) -> None:
         if self.scorer == "env":
             self._setup_group_buffer()
-        super()._setup_model()
+        with warnings.catch_warnings():
+            if self.n_steps > 1 and self.replay_buffer_kwargs.get("n_steps") == self.n_steps:
+                # A loaded model: SB3 set the n-step buffer up when it was built, and would warn that n_steps is ignored.
+                warnings.filterwarnings("ignore", message=r"`n_steps=\d+` is ignored", category=UserWarning)
+            super()._setup_model()
         self.actor = self.policy.actor
         self.critic = self.policy.critic
         self.critic_target = self.policy.critic_target

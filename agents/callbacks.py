@@ -39,7 +39,8 @@ class EvalLogCallback(BaseCallback):
     Evaluate the policy every ``eval_freq`` environment steps and log ``eval/mean_reward``, ``eval/std_reward``
     (and any extra metrics, e.g. ``eval/win_mass``) at ``num_timesteps``, so curves of on- and off-policy
     algorithms, with any number of copies or group size, line up on one axis. Also evaluates before the first
-    step and after the last one, and keeps every evaluation in :attr:`history` (and in ``csv_path``).
+    step and after the last one, and keeps every evaluation in :attr:`history` (and in ``csv_path``). A run resumed
+    from a checkpoint sets :attr:`history` to the evaluations it had then; they are not repeated.
 
     :param eval_env: the evaluation environment (its ``VecNormalize`` statistics are synced from training)
     :param eval_freq: environment steps between evaluations
@@ -75,6 +76,8 @@ class EvalLogCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         self._next_eval = self.num_timesteps
+        if self.history and self.history[-1]["timesteps"] == self.num_timesteps:  # resumed right after this evaluation
+            self._next_eval = (self.num_timesteps // self.eval_freq + 1) * self.eval_freq
         self._maybe_evaluate()
 
     def _on_step(self) -> bool:

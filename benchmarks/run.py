@@ -29,7 +29,16 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from run_plan import RunSpec, UsageError, allocate_dirs, parse_overrides, plan_runs, resolve_names
+from run_plan import (
+    CHECKPOINT_HELP,
+    DEFAULT_CHECKPOINT_FREQ,
+    RunSpec,
+    UsageError,
+    allocate_dirs,
+    parse_overrides,
+    plan_runs,
+    resolve_names,
+)
 from tqdm import tqdm
 from train_one import init_worker, record_lost_run, stop_on_sigterm, train_in_worker, train_one
 
@@ -70,18 +79,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-dir", type=Path, default=Path("runs"), help="root of the run folders (default: runs)")
     parser.add_argument("--eval-freq", type=int, help="environment steps between evaluations (default: budget / 20)")
     parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default: 10)")
+    parser.add_argument("--checkpoint-freq", type=int, default=DEFAULT_CHECKPOINT_FREQ, help=CHECKPOINT_HELP)
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, each in its own process (default: 1)")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch threads per run (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-run lines; warnings and errors only")
     parser.add_argument("--verbose", type=int, default=0, help="SB3 verbosity inside each run (default: 0)")
     existing = parser.add_mutually_exclusive_group()
-    existing.add_argument("--resume", action="store_true", help="skip finished runs, restart unfinished ones in place")
+    existing.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip finished runs, continue unfinished ones from their checkpoint (else restart them in place)",
+    )
     existing.add_argument("--overwrite", action="store_true", help="delete existing run folders first")
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.eval_episodes < 1 or args.torch_threads < 1:
         parser.error("--jobs, --eval-episodes and --torch-threads must be >= 1")
     if (args.timesteps is not None and args.timesteps < 1) or (args.eval_freq is not None and args.eval_freq < 1):
         parser.error("--timesteps and --eval-freq must be >= 1")
+    if args.checkpoint_freq < 0:
+        parser.error("--checkpoint-freq must be >= 0 (0: no checkpoints)")
     return args
 
 
@@ -207,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             "eval_episodes": args.eval_episodes,
             "torch_threads": args.torch_threads,
             "verbose": args.verbose,
+            "checkpoint_freq": args.checkpoint_freq,
         }
         runs, rejected = plan_runs(
             algos,

@@ -9,10 +9,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkpoints import find_checkpoint
+
 from adpo_rl.agents import ALGOS, EnvSpec, get_algo_spec, get_config, make_env, resolve_env
 from adpo_rl.agents.registry import UnsupportedActionSpaceError
 
 RESULT_FILE = "result.json"
+DEFAULT_CHECKPOINT_FREQ = 50_000
+CHECKPOINT_HELP = (
+    "environment steps between mid-run checkpoints (model, replay buffer, evaluations; written after an evaluation, "
+    f"deleted when the run finishes) that a rerun continues a killed run from; 0 for none (default: {DEFAULT_CHECKPOINT_FREQ})"
+)
 EVAL_FILE = "eval.csv"
 DEFAULT_EVAL_POINTS = 20
 
@@ -38,6 +45,8 @@ class RunSpec:
     :param eval_episodes: episodes per evaluation
     :param torch_threads: torch intra-op threads for this run
     :param verbose: SB3 verbosity
+    :param checkpoint_freq: environment steps between checkpoints (``<run_dir>/checkpoint/``, taken after an
+        evaluation; a resumed run continues from its latest), or 0 for none
     """
 
     algo: str
@@ -52,6 +61,7 @@ class RunSpec:
     eval_episodes: int = 10
     torch_threads: int = 1
     verbose: int = 0
+    checkpoint_freq: int = 0
 
     @property
     def label(self) -> str:
@@ -212,7 +222,8 @@ def allocate_dirs(runs: list[RunSpec], mode: str) -> tuple[list[RunSpec], list[R
 
     :param runs: planned runs; their ``run_dir`` is the preferred folder and may be changed
     :param mode: ``"new"``: an existing folder gets a suffixed sibling (``seed_0_1``, ``seed_0_2``, ...);
-        ``"resume"``: finished runs are skipped, unfinished ones restarted in place;
+        ``"resume"``: finished runs are skipped, unfinished ones continued from their checkpoint (see
+        ``checkpoints.py``) where they have one of the same configuration, else restarted in place;
         ``"overwrite"``: existing folders are deleted first
     :return: (runs to execute, runs skipped because already complete)
     """
@@ -223,6 +234,9 @@ def allocate_dirs(runs: list[RunSpec], mode: str) -> tuple[list[RunSpec], list[R
         if path.exists():
             if mode == "resume" and is_complete(path):
                 skipped.append(run)
+                continue
+            if mode == "resume" and find_checkpoint(run) is not None:
+                todo.append(run)
                 continue
             if mode in ("resume", "overwrite"):
                 shutil.rmtree(path)

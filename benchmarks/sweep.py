@@ -4,13 +4,13 @@ Grid sweep of one algorithm's hyperparameters on one or more environments, ranke
     python benchmarks/sweep.py --algo adpo --env Acrobot-v1 --seeds 0 --timesteps 40000 --eval-freq 5000 \\
         --grid normalize zscore none --grid anchor ema on_policy --hp n_steps=3 --jobs 2
 
-Every point of the grid (the cartesian product of the ``--grid`` lists, each value a Python literal or a string)
-is trained with the same runner, layout and evaluation protocol as ``benchmarks/run.py``, in
+Every point of the grid (the cartesian product of the ``--grid`` lists, each value a Python literal or a string) is
+trained with the same runner, layout and evaluation protocol as ``benchmarks/run.py``, in
 ``<log-dir>/<point>/<env>/<algo>/seed_<n>/``; ``--hp`` items apply to every point. Finished runs are kept, so
-rerunning the same command resumes an interrupted sweep. The ranking (printed, and written to
-``<log-dir>/sweep.md``) scores each point by the mean evaluation return over all checkpoints after step 0 (the
-area under the learning curve, which rewards learning early as well as ending high), averaged over seeds, with
-the final evaluation beside it.
+rerunning the same command resumes an interrupted sweep (a killed run continues from its latest checkpoint). The
+ranking (printed, and written to ``<log-dir>/sweep.md``) scores each point by the mean evaluation return over all
+checkpoints after step 0 (the area under the learning curve, which rewards learning early as well as ending high),
+averaged over seeds, with the final evaluation beside it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,16 @@ from typing import Any
 import numpy as np
 from report import load_runs
 from run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, run_parallel, run_sequential
-from run_plan import UsageError, allocate_dirs, parse_literal, parse_overrides, plan_runs, resolve_names
+from run_plan import (
+    CHECKPOINT_HELP,
+    DEFAULT_CHECKPOINT_FREQ,
+    UsageError,
+    allocate_dirs,
+    parse_literal,
+    parse_overrides,
+    plan_runs,
+    resolve_names,
+)
 
 from adpo_rl.agents import ALGOS
 from adpo_rl.agents.environments import env_folder_name
@@ -54,9 +63,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-freq", type=int, help="steps between evaluations (default: budget / 20)")
     parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default: 10)")
     parser.add_argument("--log-dir", default="runs/sweep", help="root of the sweep (default: runs/sweep)")
+    parser.add_argument("--checkpoint-freq", type=int, default=DEFAULT_CHECKPOINT_FREQ, help=CHECKPOINT_HELP)
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.checkpoint_freq < 0:
+        parser.error("--checkpoint-freq must be >= 0 (0: no checkpoints)")
+    return args
 
 
 def grid_points(grid: list[list[str]]) -> list[dict[str, Any]]:
@@ -125,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 log_dir=log_dir / point_name(point),
                 timesteps=args.timesteps,
                 overrides={algos[0]: {**fixed, **point}},
-                run_options={"eval_episodes": args.eval_episodes},
+                run_options={"eval_episodes": args.eval_episodes, "checkpoint_freq": args.checkpoint_freq},
                 eval_freq=args.eval_freq,
             )
             if rejected:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from checkpoints import CheckpointCallback, find_checkpoint, remove_checkpoint, restore_model
 from run_plan import EVAL_FILE, RESULT_FILE, RunSpec, read_result
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
@@ -138,7 +139,8 @@ def record_lost_run(run_dir: Path, status: str, error: str) -> None:
 def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
     """
     Train ``spec`` to completion and write its result; never raises for a failing run, so one bad run cannot
-    take the others' results with it.
+    take the others' results with it. A run whose folder holds a checkpoint of the same configuration (a run
+    killed after it wrote one, see ``checkpoints.py``) continues from it.
 
     :param spec: the run (its folder exists)
     :param report: progress function (environment steps done), or None
@@ -150,6 +152,19 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
     start = time.perf_counter()
     status, error, previous_handlers = "ok", None, {}
     env, model, eval_env, evaluator, config = None, None, None, None, None
+    checkpoint = find_checkpoint(spec)
+    earlier = checkpoint or {"wall_time_s": 0.0, "eval_time_s": 0.0, "resumed_from": [], "started_at": started_at}
+    resumed_from = [*earlier["resumed_from"], checkpoint["num_timesteps"]] if checkpoint else []
+    started_at = earlier["started_at"]
+
+    def progress() -> dict[str, Any]:
+        return {
+            "wall_time_s": earlier["wall_time_s"] + time.perf_counter() - start,
+            "eval_time_s": evaluator.eval_time_s if evaluator is not None else earlier["eval_time_s"],
+            "resumed_from": resumed_from,
+            "started_at": started_at,
+        }
+
     try:
         env = resolve_env(spec.env)
         write_placeholder(run_dir, spec, started_at, {"env_id": env.env_id, "is_bandit": env.is_bandit})
@@ -163,6 +178,8 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
             overrides=spec.overrides,
             verbose=spec.verbose,
         )
+        if checkpoint is not None:
+            model = restore_model(model, checkpoint, spec.device)
         model.set_logger(configure(str(run_dir), ["stdout", "tensorboard"] if spec.verbose else ["tensorboard"]))
         eval_env = make_env(
             env,
@@ -179,8 +196,14 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
             csv_path=run_dir / EVAL_FILE,
             extra_metrics=bandit_metrics_fn(eval_env) if env.is_bandit else None,
         )
-        callbacks: list[BaseCallback] = [evaluator] + ([ProgressCallback(report)] if report else [])
-        model.learn(spec.timesteps, callback=CallbackList(callbacks))
+        evaluator.history = list(earlier.get("history", []))
+        evaluator.eval_time_s = earlier["eval_time_s"]
+        callbacks: list[BaseCallback] = [evaluator]
+        if spec.checkpoint_freq > 0:
+            callbacks.append(CheckpointCallback(spec, evaluator, progress))
+        if report:
+            callbacks.append(ProgressCallback(report))
+        model.learn(spec.timesteps - model.num_timesteps, callback=CallbackList(callbacks), reset_num_timesteps=False)
         diverged = [row["timesteps"] for row in evaluator.history if not math.isfinite(row["mean_reward"])]
         if diverged:
             status, error = "failed", f"non-finite eval/mean_reward (NaN or inf) at environment steps {diverged}"
@@ -190,10 +213,10 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
         previous_handlers = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
     except Exception:
         status, error = "failed", traceback.format_exc()
-    wall_time = time.perf_counter() - start
+    times = progress()
+    wall_time, eval_time = times["wall_time_s"], times["eval_time_s"]
     history = evaluator.history if evaluator is not None else []
     num_timesteps = int(model.num_timesteps) if model is not None else 0
-    eval_time = evaluator.eval_time_s if evaluator is not None else 0.0
     result = {
         "status": status,
         "error": error,
@@ -213,12 +236,15 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
         "best_eval": best_eval(history),
         "n_evals": len(history),
         "started_at": started_at,
+        "resumed_from": resumed_from,
         "wall_time_s": wall_time,
         "eval_time_s": eval_time,
         # Throughput of training alone: evaluation time is excluded so algorithms compare fairly.
         "steps_per_s": num_timesteps / max(wall_time - eval_time, 1e-9),
     }
     write_result(run_dir, result)
+    if status == "ok":
+        remove_checkpoint(run_dir)
     for closable in (eval_env, model.get_env() if model is not None else None):
         if closable is not None:
             closable.close()

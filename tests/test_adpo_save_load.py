@@ -1,5 +1,6 @@
 """Save and load keep everything a user relies on: predictions, the anchor, optimiser state and training counters."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,14 @@ def test_fixed_anchor_survives_save_load(tmp_path: Path) -> None:
     # actor moved away from the anchor
     actor_state = loaded.policy.actor.state_dict()
     assert any(not th.equal(actor_state[k], initial_anchor[k]) for k in initial_anchor)
+
+
+def test_loading_an_n_step_model_keeps_n_step_returns_without_warnings(tmp_path: Path) -> None:
+    from stable_baselines3.common.buffers import NStepReplayBuffer
+
+    model = ADPO("MlpPolicy", "CartPole-v1", learning_starts=20, batch_size=16, group_size=4, n_steps=3, seed=0)
+    model.save(tmp_path / "m.zip")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = ADPO.load(tmp_path / "m.zip", env=model.get_env())
+    assert isinstance(loaded.replay_buffer, NStepReplayBuffer) and loaded.replay_buffer.n_steps == 3
