@@ -68,9 +68,13 @@ def find_checkpoint(spec: RunSpec) -> dict[str, Any] | None:
     return None
 
 
-def has_checkpoint(run_dir: str | Path) -> bool:
-    """Whether ``run_dir`` holds a checkpoint (complete, or the previous one kept during a swap)."""
-    return any((path / STATE_FILE).is_file() for path in (checkpoint_path(run_dir), _spare_path(run_dir, "old")))
+def continued_runs(runs: list[RunSpec]) -> list[str]:
+    """
+    :param runs: runs about to start
+    :return: ``"<label> from <steps> steps"`` for each that continues from a checkpoint
+    """
+    found = ((run, find_checkpoint(run)) for run in runs)
+    return [f"{run.label} from {state['num_timesteps']} steps" for run, state in found if state is not None]
 
 
 def save_checkpoint(

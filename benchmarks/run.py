@@ -29,6 +29,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+from checkpoints import continued_runs
 from run_plan import (
     CHECKPOINT_HELP,
     DEFAULT_CHECKPOINT_FREQ,
@@ -244,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     todo, skipped = allocate_dirs(runs, mode)
     if skipped and not args.quiet:
         print(f"{len(skipped)} run(s) already complete, skipped (--resume): " + ", ".join(r.label for r in skipped))
+    continued = continued_runs(todo) if args.resume else []
+    if continued and not args.quiet:
+        print(f"{len(continued)} run(s) continue from their checkpoint: " + ", ".join(continued))
     try:
         if len(todo) == 1 or args.jobs == 1:
             outcomes = run_sequential(todo, args.quiet)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from checkpoints import continued_runs
 from report import load_runs
 from run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, run_parallel, run_sequential
 from run_plan import (
@@ -148,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sweep.py: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     todo, done = allocate_dirs(runs, "resume")
+    continued = continued_runs(todo)
     print(f"{len(points)} point(s) x {len(envs)} env(s) x {len(args.seeds)} seed(s): {len(todo)} to run, {len(done)} done")
+    if continued:
+        print(f"{len(continued)} continue from their checkpoint: " + ", ".join(continued))
     try:
         if args.jobs > 1 and len(todo) > 1:
             outcomes = run_parallel(todo, min(args.jobs, len(todo)), args.quiet)

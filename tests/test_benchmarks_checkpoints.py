@@ -55,12 +55,13 @@ def test_a_killed_run_continues_from_its_checkpoint_with_resume(tmp_path, monkey
     assert state["num_timesteps"] == 400  # the latest evaluation at least 200 steps after the previous checkpoint
     assert [row["timesteps"] for row in state["history"]] == [0, 100, 200, 300, 400]
 
-    command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--algo", "adpo", "--env", "CartPole-v1", "--quiet"]
+    command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--algo", "adpo", "--env", "CartPole-v1"]
     command += ["--seeds", "0", "--timesteps", "600", "--eval-freq", "100", "--eval-episodes", "1"]
     command += ["--checkpoint-freq", "200", "--log-dir", str(tmp_path), "--resume", "--hp"]
     command += [f"{key}={value}" for key, value in TINY_ADPO.items()]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert finished.returncode == 0, finished.stderr
+    assert "1 run(s) continue from their checkpoint: CartPole-v1/adpo/seed_0 from 400 steps" in finished.stdout
 
     result = read_json(run_dir / "result.json")
     assert result["status"] == "ok" and result["num_timesteps"] == 600
