@@ -163,12 +163,16 @@ class CheckpointCallback(BaseCallback):
         self.progress = progress
         self._next = math.inf
 
-    def _on_training_start(self) -> None:
+    def _schedule_next(self) -> None:
+        """The next checkpoint: at the first evaluation from the next multiple of ``checkpoint_freq`` on."""
         self._next = (self.num_timesteps // self.spec.checkpoint_freq + 1) * self.spec.checkpoint_freq
+
+    def _on_training_start(self) -> None:
+        self._schedule_next()
 
     def _on_step(self) -> bool:
         history = self.evaluator.history
         if self.num_timesteps >= self._next and history and history[-1]["timesteps"] == self.num_timesteps:
             save_checkpoint(self.spec.run_dir, self.model, self.spec, history, self.progress())
-            self._next = (self.num_timesteps // self.spec.checkpoint_freq + 1) * self.spec.checkpoint_freq
+            self._schedule_next()
         return True
