@@ -220,7 +220,7 @@ def plot_env(env: str, runs_by_algo: dict[str, list[Run]], path: Path) -> None:
     fig.suptitle(f"{env}: mean ± 95% CI over seeds")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")  # a long env name's title stays whole
     plt.close(fig)
 
 
