@@ -184,6 +184,11 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
     noisy_lander = get_config("adpo", resolve_env("LunarLander-v3+cauchy-medium"))
     assert noisy_lander.source == "LunarLander-v3+cauchy-medium"
     assert noisy_lander.algo_kwargs == {**clean_lander, "critic_loss": "huber", "exploration_floor": 0.1}
+    clean_llc = get_config("adpo", resolve_env("LunarLanderContinuous-v3")).algo_kwargs
+    noisy_llc = get_config("adpo", resolve_env("LunarLanderContinuous-v3+cauchy-medium"))
+    assert noisy_llc.source == "LunarLanderContinuous-v3+cauchy-medium"
+    assert noisy_llc.algo_kwargs == {**clean_llc, "critic_loss": "huber"}
+    assert get_config("sac", resolve_env("LunarLanderContinuous-v3+cauchy-medium")).source == "LunarLanderContinuous-v3"
     for mujoco in ("HalfCheetah-v5+cauchy-medium", "Hopper-v5+cauchy-medium"):  # the MuJoCo entry, Huber critic
         noisy_mujoco = get_config("adpo", resolve_env(mujoco))
         assert noisy_mujoco.source == mujoco and noisy_mujoco.algo_kwargs["critic_loss"] == "huber"
