@@ -180,14 +180,14 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
     noisy_config = get_config("adpo", env)  # its own entry: the clean one with a Huber critic
     assert noisy_config.source == "CartPole-v1+cauchy-medium" and noisy_config.algo_kwargs["critic_loss"] == "huber"
     assert get_config("adpo", resolve_env("CartPole-v1+cauchy-low")).source == "CartPole-v1"
-    clean_lander = get_config("adpo", resolve_env("LunarLander-v3")).algo_kwargs
-    noisy_lander = get_config("adpo", resolve_env("LunarLander-v3+cauchy-medium"))
-    assert noisy_lander.source == "LunarLander-v3+cauchy-medium"
-    assert noisy_lander.algo_kwargs == {**clean_lander, "critic_loss": "huber", "exploration_floor": 0.1}
-    clean_llc = get_config("adpo", resolve_env("LunarLanderContinuous-v3")).algo_kwargs
-    noisy_llc = get_config("adpo", resolve_env("LunarLanderContinuous-v3+cauchy-medium"))
-    assert noisy_llc.source == "LunarLanderContinuous-v3+cauchy-medium"
-    assert noisy_llc.algo_kwargs == {**clean_llc, "critic_loss": "huber"}
+    # the landers' noisy entries: their clean entry with a Huber critic (the discrete one with an exploration floor too)
+    for lander, changes in (
+        ("LunarLander-v3", {"critic_loss": "huber", "exploration_floor": 0.1}),
+        ("LunarLanderContinuous-v3", {"critic_loss": "huber"}),
+    ):
+        clean = get_config("adpo", resolve_env(lander)).algo_kwargs
+        noisy = get_config("adpo", resolve_env(f"{lander}+cauchy-medium"))
+        assert noisy.source == f"{lander}+cauchy-medium" and noisy.algo_kwargs == {**clean, **changes}
     assert get_config("sac", resolve_env("LunarLanderContinuous-v3+cauchy-medium")).source == "LunarLanderContinuous-v3"
     for mujoco in ("HalfCheetah-v5+cauchy-medium", "Hopper-v5+cauchy-medium"):  # the MuJoCo entry, Huber critic
         noisy_mujoco = get_config("adpo", resolve_env(mujoco))
