@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from adpo_rl import losses
 from adpo_rl.anchors import ANCHOR_MODES, Anchor, make_anchor
 from adpo_rl.buffers import GroupBuffer
-from adpo_rl.checks import check_choice
+from adpo_rl.checks import check_choice, check_positive
 from adpo_rl.policies import ADPOPolicy, CategoricalActor, repeat_observations, take_first
 from adpo_rl.scorers import SCORERS, env_group_oracle, has_group_oracle
 
@@ -79,7 +79,9 @@ class ADPO(OffPolicyAlgorithm):
     :param temperature: ADPO temperature of the anchored logits (> 0); larger values let the policy move further from
         the anchor per update (the group optimum is ``pi_ref * q ** temperature``)
     :param beta: sharpness of the target: ``q = softmax(zscore(S) / beta)`` (> 0); also the soft-label scale of the
-        pairwise loss
+        pairwise loss. Constant, or a schedule (a callable of SB3's ``progress_remaining``, 1 at the start of training
+        and 0 at the end, as for ``learning_rate``) that must stay > 0: e.g. a sharp target while the critic looks for
+        the first rewards, softer once its action values are real (logged as ``train/beta``)
     :param target: how scores become targets: ``"soft"`` (softmax of z-scores), ``"hard"`` (one-hot argmax) or ``"kde"``
         (kernel-smoothed rank target, robust to heavy-tailed scores)
     :param normalize: ``"zscore"`` (group-normalised scores), ``"center"`` (mean removed) or ``"none"`` (raw scores / beta)
@@ -146,7 +148,7 @@ class ADPO(OffPolicyAlgorithm):
         group_size: int = 16,
         group_batch_size: int | None = 64,
         temperature: float = 1.0,
-        beta: float = 1.0,
+        beta: float | Schedule = 1.0,
         target: str = "soft",
         normalize: str = "zscore",
         loss: str = "listwise",
@@ -242,7 +244,7 @@ class ADPO(OffPolicyAlgorithm):
         group_size: int,
         group_batch_size: int | None,
         temperature: float,
-        beta: float,
+        beta: float | Schedule,
         target: str,
         normalize: str,
         loss: str,
@@ -258,8 +260,11 @@ class ADPO(OffPolicyAlgorithm):
             raise ValueError(f"group_batch_size must be None or an integer >= 1, got {group_batch_size!r}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if not beta > 0:
-            raise ValueError(f"beta must be > 0, got {beta!r}")
+        if callable(beta):
+            for progress_remaining in (1.0, 0.0):
+                check_positive(f"beta's schedule at progress_remaining={progress_remaining}", beta(progress_remaining))
+        else:
+            check_positive("beta", beta)
         check_choice("target", target, losses.TARGET_KINDS)
         check_choice("normalize", normalize, losses.NORMALIZE_MODES)
         check_choice("loss", loss, LOSS_KINDS)
@@ -423,6 +428,7 @@ class ADPO(OffPolicyAlgorithm):
         stats: dict[str, list[th.Tensor]] = {key: [] for key in ("actor_loss", "anchor_kl", "target_entropy", "entropy")}
         critic_losses: list[th.Tensor] = []
         temperatures: list[float] = []
+        beta = self._current_beta()
         for _ in range(gradient_steps):
             if self.scorer == "env":
                 groups = self.replay_buffer.sample(batch_size)  # type: ignore[union-attr]
@@ -435,7 +441,7 @@ class ADPO(OffPolicyAlgorithm):
                 anchor_params, group, scores = self._critic_scored_group(obs)
                 reward_level = replay_data.rewards.mean()
             temperature = self._current_temperature(obs, reward_level)
-            actor_loss, kl, target_entropy, entropy = self._actor_step(obs, group, scores, temperature, anchor_params)
+            actor_loss, kl, target_entropy, entropy = self._actor_step(obs, group, scores, temperature, beta, anchor_params)
             stats["actor_loss"].append(actor_loss)
             stats["anchor_kl"].append(kl)
             stats["target_entropy"].append(target_entropy)
@@ -459,6 +465,7 @@ class ADPO(OffPolicyAlgorithm):
         if critic_losses:
             self.logger.record("train/critic_loss", th.stack(critic_losses).mean().item())
         self.logger.record("train/temperature", float(np.mean(temperatures)))
+        self.logger.record("train/beta", beta)
         self.logger.record("train/anchor_updates", self._anchor_updates)
 
     def _critic_step(self, replay_data: ReplayBufferSamples) -> th.Tensor:
@@ -515,6 +522,7 @@ class ADPO(OffPolicyAlgorithm):
         group: th.Tensor,
         scores: th.Tensor,
         temperature: float,
+        beta: float,
         anchor_params: th.Tensor | None = None,
     ) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor]:
         """
@@ -524,6 +532,7 @@ class ADPO(OffPolicyAlgorithm):
         :param group: latent candidates ``[B, K(, m)]``
         :param scores: their scores ``[B, K]``
         :param temperature: the ADPO temperature of this step
+        :param beta: the target's sharpness at this step
         :param anchor_params: the anchor's distribution parameters on ``obs`` (computed when not given)
         :return: detached (loss, KL(pi || anchor) before the step, target entropy, policy entropy before the step)
         """
@@ -531,12 +540,12 @@ class ADPO(OffPolicyAlgorithm):
             if anchor_params is None:
                 anchor_params = self.policy.anchor.distribution_params(obs)
             logp_anchor = self.actor.group_log_prob(anchor_params, group)
-            target = losses.group_targets(scores, kind=self.target, beta=self.beta, normalize=self.normalize)
+            target = losses.group_targets(scores, kind=self.target, beta=beta, normalize=self.normalize)
             target_entropy = -(target * th.log(target.clamp_min(1e-12))).sum(-1).mean()
 
         params = self.actor.distribution_params(obs)
         logp = self.actor.group_log_prob(params, group)
-        loss = self._preference_loss(logp, logp_anchor, scores, target, temperature)
+        loss = self._preference_loss(logp, logp_anchor, scores, target, temperature, beta)
         entropy = self.actor.entropy(params).mean()
         if self.ent_coef > 0:
             loss = loss - self.ent_coef * entropy
@@ -547,7 +556,13 @@ class ADPO(OffPolicyAlgorithm):
         return loss.detach(), kl, target_entropy, entropy.detach()
 
     def _preference_loss(
-        self, logp: th.Tensor, logp_anchor: th.Tensor, scores: th.Tensor, target: th.Tensor, temperature: float
+        self,
+        logp: th.Tensor,
+        logp_anchor: th.Tensor,
+        scores: th.Tensor,
+        target: th.Tensor,
+        temperature: float,
+        beta: float,
     ) -> th.Tensor:
         """The configured preference loss on a batch of scored groups (all tensors ``[B, K]``)."""
         if self.loss == "listwise":
@@ -555,11 +570,19 @@ class ADPO(OffPolicyAlgorithm):
         if self.loss == "pairwise":
             labels = "hard" if self.target == "hard" else "soft"
             return losses.pairwise_loss(
-                logp, logp_anchor, scores, temperature=temperature, beta=self.beta, labels=labels, normalize=self.normalize
+                logp, logp_anchor, scores, temperature=temperature, beta=beta, labels=labels, normalize=self.normalize
             )
         if self.loss == "plackett_luce":
             return losses.plackett_luce_loss(logp, logp_anchor, scores, temperature=temperature)
         return losses.grpo_loss(logp, logp_anchor, scores, clip_range=self.clip_range, normalize=self.normalize)
+
+    def _current_beta(self) -> float:
+        """The target's sharpness now: the constant ``beta``, or its schedule at the current training progress."""
+        if not callable(self.beta):
+            return float(self.beta)
+        beta = self.beta(self._current_progress_remaining)
+        check_positive(f"beta's schedule at progress_remaining={self._current_progress_remaining}", beta)
+        return float(beta)
 
     def _current_temperature(self, obs: PyTorchObs, reward_level: th.Tensor) -> float:
         """The constant temperature, or the adaptive one from the actor's entropy and the batch reward level."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> None:
     """
@@ -17,3 +19,14 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> None:
     choices = tuple(choices)
     if value not in choices:
         raise ValueError(f"Unknown {name} {value!r}; valid choices are: {', '.join(map(repr, choices))}")
+
+
+def check_positive(name: str, value: Any) -> None:
+    """
+    Raise ``ValueError`` naming the bad value unless ``value`` is a finite number > 0.
+
+    :param name: what the value is (an argument name, or words such as ``"beta's schedule at ..."``)
+    :param value: the value given
+    """
+    if not (isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and 0 < value < np.inf):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")

@@ -17,8 +17,9 @@ HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 # "vec_normalize" is rl-zoo's "normalize" (VecNormalize) under an unambiguous name: ADPO's own ``normalize``
 # argument (how group scores are normalised) passes through to the constructor.
 RUN_KEYS = ("n_timesteps", "n_envs", "policy", "vec_normalize", "env_kwargs")
-# Constructor arguments that accept an SB3 schedule, written "lin_<start>" in the yml (see parse_schedule).
-SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
+# Constructor arguments that accept an SB3 schedule (ADPO's beta too), written "lin_<start>" in the yml (see
+# parse_schedule).
+SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "beta")
 _LINEAR_SCHEDULE = re.compile(r"lin_(?P<start>[^_]+)(?:_to_(?P<end>[^_]+))?(?:_from_(?P<hold>[^_]+))?")
 
 

@@ -18,7 +18,7 @@ from adpo_rl import ADPO
         (dict(group_size=2.5), "group_size must be an integer >= 2"),
         (dict(temperature=0.0), "temperature must be > 0"),
         (dict(temperature=-1.0), "temperature must be > 0"),
-        (dict(beta=0.0), "beta must be > 0"),
+        (dict(beta=0.0), "beta must be a finite number > 0"),
         (
             dict(anchor="sometimes"),
             "Unknown anchor 'sometimes'; valid choices are: 'fixed', 'on_policy', 'ema', 'kl_triggered'",

@@ -16,6 +16,7 @@ TRAIN_TAGS = [
     "train/target_entropy",
     "train/entropy",
     "train/temperature",
+    "train/beta",
 ]
 
 
