@@ -57,9 +57,30 @@ class ProgressCallback(BaseCallback):
         self.report(self.num_timesteps)
 
 
+def cpu_model() -> str:
+    """The processor's model name (Linux: ``/proc/cpuinfo``), or what ``platform`` knows of it, or ``"unknown"``."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def versions() -> dict[str, str]:
-    """Versions of Python and of the packages that decide a run's numbers."""
-    found = {"python": platform.python_version(), "platform": platform.platform()}
+    """
+    Versions of Python and of the packages that decide a run's numbers, and the processor with the vector
+    instructions torch uses on it: the same command repeats a run's evaluations exactly on the same kind of machine,
+    while another processor's floating-point rounding (other SIMD kernels) can send a seed elsewhere.
+    """
+    found = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
     for package in ("adpo-rl", "stable-baselines3", "torch", "gymnasium", "numpy"):
         try:
             found[package] = metadata.version(package)

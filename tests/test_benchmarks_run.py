@@ -66,6 +66,8 @@ def test_result_json_and_eval_csv_describe_the_run(cartpole):
         assert result["config"]["algo"] == algo and result["config"]["env"] == "CartPole-v1" and result["config"]["seed"] == 0
         assert result["config"]["hyperparams"]["batch_size"] == 16
         assert {"stable-baselines3", "torch", "gymnasium", "adpo-rl"} <= set(result["versions"])
+        # The machine too: another processor's rounding can change a seed's run.
+        assert result["versions"]["cpu"] and result["versions"]["torch_cpu_capability"]  # e.g. "AVX512"
         assert result["num_timesteps"] >= 64 and result["steps_per_s"] > 0 and result["wall_time_s"] > 0
         assert result["final_eval"]["timesteps"] == result["num_timesteps"]
         assert result["best_eval"]["mean_reward"] >= result["final_eval"]["mean_reward"]

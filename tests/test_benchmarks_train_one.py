@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import train_one as train_one_module
 from run_plan import RunSpec
 from train_one import train_one
 
@@ -92,3 +93,15 @@ def test_a_run_whose_process_died_gets_its_final_status(tmp_path, interrupted):
         assert runs[0].result["num_timesteps"] == 500
     else:
         assert runs == [] and left_out == 1
+
+
+def test_versions_name_the_processor_and_fall_back_without_cpuinfo(monkeypatch) -> None:
+    found = train_one_module.versions()
+    assert found["cpu"] and found["cpu"] != "unknown" and found["torch_cpu_capability"]
+
+    def no_cpuinfo(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr("builtins.open", no_cpuinfo)
+    monkeypatch.setattr(train_one_module.platform, "processor", lambda: "")
+    assert train_one_module.cpu_model() == "unknown"
