@@ -41,6 +41,21 @@ ADAPTIVE_TEMPERATURE_KEYS = ("a", "b", "t_min", "t_max")
 CRITIC_LOSSES = {"mse": F.mse_loss, "huber": F.smooth_l1_loss}
 
 
+def beta_at(beta: float | Schedule, progress_remaining: float) -> float:
+    """
+    :param beta: the constant ``beta``, or its schedule
+    :param progress_remaining: SB3's training progress (1 at the start, 0 at the end)
+    :return: the target's sharpness at that progress
+    :raises ValueError: unless it is a finite number > 0, naming the progress for a schedule
+    """
+    if not callable(beta):
+        check_positive("beta", beta)
+        return float(beta)
+    value = beta(progress_remaining)
+    check_positive(f"beta's schedule at progress_remaining={progress_remaining}", value)
+    return float(value)
+
+
 class ADPO(OffPolicyAlgorithm):
     """
     Anchored Direct Preference Optimization (ADPO) for online RL.
@@ -260,11 +275,9 @@ class ADPO(OffPolicyAlgorithm):
             raise ValueError(f"group_batch_size must be None or an integer >= 1, got {group_batch_size!r}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        beta_at(beta, 1.0)
         if callable(beta):
-            for progress_remaining in (1.0, 0.0):
-                check_positive(f"beta's schedule at progress_remaining={progress_remaining}", beta(progress_remaining))
-        else:
-            check_positive("beta", beta)
+            beta_at(beta, 0.0)  # a schedule must stay > 0 to the end of training
         check_choice("target", target, losses.TARGET_KINDS)
         check_choice("normalize", normalize, losses.NORMALIZE_MODES)
         check_choice("loss", loss, LOSS_KINDS)
@@ -578,11 +591,7 @@ class ADPO(OffPolicyAlgorithm):
 
     def _current_beta(self) -> float:
         """The target's sharpness now: the constant ``beta``, or its schedule at the current training progress."""
-        if not callable(self.beta):
-            return float(self.beta)
-        beta = self.beta(self._current_progress_remaining)
-        check_positive(f"beta's schedule at progress_remaining={self._current_progress_remaining}", beta)
-        return float(beta)
+        return beta_at(self.beta, self._current_progress_remaining)
 
     def _current_temperature(self, obs: PyTorchObs, reward_level: th.Tensor) -> float:
         """The constant temperature, or the adaptive one from the actor's entropy and the batch reward level."""
