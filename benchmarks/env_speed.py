@@ -11,13 +11,13 @@ Actions are drawn before timing, so only the env is measured. Not a test: number
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import DummyVecEnv
+from train_one import cpu_model
 
 import adpo_rl.envs
 from adpo_rl.envs import make_bandit_vec_env
@@ -82,10 +82,7 @@ def main() -> None:
 
     cartpole_rate = results["CartPoleVectorEnv (gymnasium)"]
     dummy_rate = results["ContextualBandit DummyVecEnv"]
-    print(
-        f"N={n}, noise={args.noise}/{args.severity}, numpy {np.__version__}, gymnasium {gym.__version__}, "
-        f"{platform.processor() or platform.machine()}"
-    )
+    print(f"N={n}, noise={args.noise}/{args.severity}, numpy {np.__version__}, gymnasium {gym.__version__}, {cpu_model()}")
     print(f"| env (N={n}, random actions) | steps/s | vs CartPoleVectorEnv | vs DummyVecEnv |")
     print("|---|---:|---:|---:|")
     for name, rate in results.items():
