@@ -22,6 +22,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
+from train_one import cpu_model
 
 from adpo_rl import ADPO
 
@@ -100,7 +101,10 @@ def main(argv: list[str] | None = None) -> None:
 
     reference = best.get("sac", best["ppo"])
     reference_label = "sac" if "sac" in best else "ppo"
-    print(f"{args.env}: training steps/s, best of {args.rounds} rounds of {args.steps} steps, device {args.device}")
+    machine = cpu_model() if args.device == "cpu" else f"{th.cuda.get_device_name()}, {cpu_model()}"
+    print(
+        f"{args.env}: training steps/s, best of {args.rounds} rounds of {args.steps} steps, device {args.device} ({machine})"
+    )
     print(f"| contender | steps/s | vs {reference_label} |")
     print("|---|---:|---:|")
     for label, value in best.items():

@@ -9,12 +9,13 @@ import torch as th
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import throughput
+from train_one import cpu_model
 
 
 def test_discrete_env_times_adpo_against_ppo(capsys) -> None:
     throughput.main(["--env", "CartPole-v1", "--group-sizes", "2", "--steps", "50", "--rounds", "1"])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "CartPole-v1: training steps/s, best of 1 rounds of 50 steps, device cpu"
+    assert lines[0] == f"CartPole-v1: training steps/s, best of 1 rounds of 50 steps, device cpu ({cpu_model()})"
     assert lines[1] == "| contender | steps/s | vs ppo |"
     assert [line.split(" | ")[0] for line in lines[3:]] == ["| adpo K=2", "| ppo"]  # no SAC on a Discrete env
     assert lines[-1].endswith("| 1.00x |")
