@@ -5,7 +5,9 @@ A checkpoint is the folder ``<run_dir>/checkpoint/``: the model (``model.zip``: 
 anchor), its replay buffer (off-policy algorithms), the ``VecNormalize`` statistics (where the entry normalises) and
 ``state.json`` (the run's spec, its evaluations so far, the time spent). It is written right after an evaluation, at
 least ``checkpoint_freq`` environment steps after the previous one, by writing a new folder and then swapping it in,
-so a kill at any moment leaves one complete checkpoint. A run that finishes deletes it.
+so a kill at any moment leaves one complete checkpoint. A run that finishes deletes it, and keeps its final model
+(``model.zip``, and ``vec_normalize.pkl`` where the entry normalises) in the run's folder: ``benchmarks/evaluate.py``
+evaluates it again.
 
 A resumed run starts new episodes from the checkpoint's step (a simulator's state cannot be saved), with its random
 generators seeded anew from the seed and the step: it continues the same training, but is not bit-for-bit the run
@@ -77,6 +79,19 @@ def continued_runs(runs: list[RunSpec]) -> list[str]:
     return [f"{run.label} from {state['num_timesteps']} steps" for run, state in found if state is not None]
 
 
+def save_model(folder: str | Path, model: BaseAlgorithm) -> None:
+    """
+    Save what acting needs: ``model.zip`` (SB3's ``save``) and, where the entry normalises, ``vec_normalize.pkl``.
+
+    :param folder: an existing folder (a checkpoint's, or the run's own for its final model)
+    :param model: the model
+    """
+    model.save(Path(folder) / MODEL_FILE)
+    vec_normalize = model.get_vec_normalize_env()
+    if vec_normalize is not None:
+        vec_normalize.save(str(Path(folder) / VEC_NORMALIZE_FILE))
+
+
 def save_checkpoint(
     run_dir: str | Path, model: BaseAlgorithm, spec: RunSpec, history: list[dict[str, float]], progress: dict[str, Any]
 ) -> None:
@@ -93,12 +108,9 @@ def save_checkpoint(
     new, old, final = _spare_path(run_dir, "new"), _spare_path(run_dir, "old"), checkpoint_path(run_dir)
     shutil.rmtree(new, ignore_errors=True)
     new.mkdir()
-    model.save(new / MODEL_FILE)
+    save_model(new, model)
     if isinstance(model, OffPolicyAlgorithm) and model.replay_buffer is not None:
         model.save_replay_buffer(new / REPLAY_BUFFER_FILE)
-    vec_normalize = model.get_vec_normalize_env()
-    if vec_normalize is not None:
-        vec_normalize.save(str(new / VEC_NORMALIZE_FILE))
     state = {"spec": spec.to_dict(), "num_timesteps": int(model.num_timesteps), "history": history, **progress}
     # state.json last: a folder without it is never taken for a checkpoint.
     (new / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")

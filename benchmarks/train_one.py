@@ -1,4 +1,7 @@
-"""Train and evaluate one benchmark run, writing its TensorBoard events, ``eval.csv`` and ``result.json``."""
+"""
+Train and evaluate one benchmark run, writing its TensorBoard events, ``eval.csv``, ``result.json`` and, when it
+finishes, its final model (``model.zip``; ``vec_normalize.pkl`` where the entry normalises).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from checkpoints import CheckpointCallback, find_checkpoint, remove_checkpoint, restore_model
+from checkpoints import CheckpointCallback, find_checkpoint, remove_checkpoint, restore_model, save_model
 from run_plan import EVAL_FILE, RESULT_FILE, RunSpec, read_result
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
@@ -228,6 +231,8 @@ def train_one(spec: RunSpec, report: Progress | None = None) -> dict[str, Any]:
         diverged = [row["timesteps"] for row in evaluator.history if not math.isfinite(row["mean_reward"])]
         if diverged:
             status, error = "failed", f"non-finite eval/mean_reward (NaN or inf) at environment steps {diverged}"
+        else:
+            save_model(run_dir, model)
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C) or SIGTERM"
         # A second Ctrl-C or SIGTERM (or the parent forwarding the first) must not cut the result file half-written.
