@@ -84,6 +84,15 @@ def test_adpo_lunar_lander_entries_discount_over_the_whole_episode_unlike_the_cl
     model.get_env().close()
 
 
+def test_adpo_lunar_lander_entry_holds_its_anchor_at_the_initial_policy_unlike_the_class_default():
+    """The discrete lander's policy is a Boltzmann distribution over z-scored values, not the EMA anchor's argmax."""
+    model = make_model("adpo", "LunarLander-v3", seed=0, n_envs=1, overrides={"buffer_size": 1000})
+    assert isinstance(model, ADPO) and model.anchor == "fixed" and model.beta == pytest.approx(0.5)
+    defaults = inspect.signature(ADPO.__init__).parameters
+    assert defaults["anchor"].default == "ema" and defaults["beta"].default == pytest.approx(1.0)
+    model.get_env().close()
+
+
 def test_adpo_mujoco_entries_and_their_noisy_entries_hold_the_measured_configurations():
     entries = {name: get_config("adpo", resolve_env(name)).algo_kwargs for name in ("HalfCheetah-v5", "Hopper-v5")}
     noisy = {name: get_config("adpo", resolve_env(f"{name}+cauchy-medium")).algo_kwargs for name in entries}
