@@ -30,12 +30,13 @@ from run_plan import RESULT_FILE
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecNormalize
 from stats import mean_ci
+from train_one import EVAL_SEED_OFFSET
 
 from adpo_rl.agents import get_config, make_env
 from adpo_rl.agents.registry import get_algo_spec
 
-# Seeds of these evaluations: apart from training's (seed) and the evaluations during training (seed + 1,000,000).
-EVALUATE_SEED_OFFSET = 2_000_000
+# Seeds of these evaluations: apart from training's (seed) and the evaluations during training (seed + EVAL_SEED_OFFSET).
+EVALUATE_SEED_OFFSET = 2 * EVAL_SEED_OFFSET
 
 
 def find_runs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
