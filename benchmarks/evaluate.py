@@ -153,7 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"skipped {run}: no {MODEL_FILE} (the run did not finish, or predates saved final models)", file=sys.stderr)
     if not runs:
         parser.error(f"no run under {' '.join(args.paths)} has a final model ({MODEL_FILE})")
-    results = [evaluate_run(run, args.episodes, args.seed, args.device) for run in runs]
+    try:
+        results = [evaluate_run(run, args.episodes, args.seed, args.device) for run in runs]
+    except FileNotFoundError as error:  # a normalising run without its statistics
+        parser.error(str(error))
     print(summarise(results))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

@@ -96,6 +96,16 @@ def test_evaluate_cli_rejects_bad_input_with_a_clear_message(tmp_path, capsys, a
     assert message in capsys.readouterr().err
 
 
+def test_a_normalising_run_without_its_statistics_is_a_usage_error(tmp_path, capsys):
+    overrides = {"vec_normalize": True, "n_envs": 1, "n_steps": 16, "batch_size": 16, "n_epochs": 1}
+    run_dir = finished_run(tmp_path, "ppo", "CartPole-v1", overrides, 32)
+    (run_dir / "vec_normalize.pkl").unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "normalises observations but has no vec_normalize.pkl" in capsys.readouterr().err
+
+
 def test_a_folder_of_unfinished_runs_is_reported_as_having_no_model(tmp_path, capsys):
     run_dir = tmp_path / "CartPole-v1" / "adpo" / "seed_0"
     run_dir.mkdir(parents=True)
