@@ -45,8 +45,8 @@ def test_ppo_cartpole_uses_rl_zoo_values_and_linear_schedules():
     model.get_env().close()
 
 
-# noisy_tau: CartPole's and Acrobot's noisy entries keep tau 0.005; LunarLander's is its clean entry with a Huber critic
-@pytest.mark.parametrize(("env_id", "noisy_tau"), [("CartPole-v1", 0.005), ("Acrobot-v1", 0.005), ("LunarLander-v3", 0.02)])
+# noisy_tau: every noisy entry keeps the slower target critic (LunarLander's: its critic diverged on 2 of 3 seeds with 0.02)
+@pytest.mark.parametrize(("env_id", "noisy_tau"), [("CartPole-v1", 0.005), ("Acrobot-v1", 0.005), ("LunarLander-v3", 0.005)])
 def test_adpo_discrete_control_entries_use_a_faster_target_critic_than_the_class_default(env_id, noisy_tau):
     model = make_model("adpo", env_id, seed=0, n_envs=1, overrides={"buffer_size": 1000})
     assert isinstance(model, ADPO) and model.tau == pytest.approx(0.02)
@@ -189,9 +189,10 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
     noisy_config = get_config("adpo", env)  # its own entry: the clean one with a Huber critic
     assert noisy_config.source == "CartPole-v1+cauchy-medium" and noisy_config.algo_kwargs["critic_loss"] == "huber"
     assert get_config("adpo", resolve_env("CartPole-v1+cauchy-low")).source == "CartPole-v1"
-    # the landers' noisy entries: their clean entry with a Huber critic (the discrete one with an exploration floor too)
+    # the landers' noisy entries: their clean entry with a Huber critic (the discrete one with an exploration floor
+    # and a slower target critic too)
     for lander, changes in (
-        ("LunarLander-v3", {"critic_loss": "huber", "exploration_floor": 0.1}),
+        ("LunarLander-v3", {"critic_loss": "huber", "exploration_floor": 0.1, "tau": 0.005}),
         ("LunarLanderContinuous-v3", {"critic_loss": "huber"}),
     ):
         clean = get_config("adpo", resolve_env(lander)).algo_kwargs
