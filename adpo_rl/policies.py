@@ -258,6 +258,23 @@ class SquashedGaussianActor(GroupActor):
         return distribution.proba_distribution(params[..., 0, :], params[..., 1, :])
 
 
+def q_network(
+    input_dim: int, output_dim: int, net_arch: list[int], activation_fn: type[nn.Module], layer_norm: bool = False
+) -> nn.Sequential:
+    """
+    One Q network: an MLP, optionally with ``LayerNorm`` after each hidden linear layer (before its activation).
+
+    :param input_dim: input size (features, plus action dimensions for ``Q(s, a)``)
+    :param output_dim: output size (``n`` arms, or 1 for ``Q(s, a)``)
+    :param net_arch: hidden layer sizes
+    :param activation_fn: activation function
+    :param layer_norm: whether to normalise each hidden layer
+    :return: the network
+    """
+    post_linear_modules: list[type[nn.Module]] = [nn.LayerNorm] if layer_norm else []
+    return nn.Sequential(*create_mlp(input_dim, output_dim, net_arch, activation_fn, post_linear_modules=post_linear_modules))
+
+
 class DiscreteCritic(BasePolicy):
     """
     Twin Q networks for ``Discrete`` action spaces: each maps features to ``n`` action values (one forward for all arms).
@@ -270,6 +287,9 @@ class DiscreteCritic(BasePolicy):
     :param activation_fn: activation function
     :param normalize_images: whether to divide image observations by 255
     :param n_critics: number of Q networks
+    :param share_features_extractor: unused (each critic has its own features extractor); kept for the interface of
+        SB3's ``ContinuousCritic``
+    :param layer_norm: ``LayerNorm`` after each hidden linear layer
     """
 
     def __init__(
@@ -283,13 +303,14 @@ class DiscreteCritic(BasePolicy):
         normalize_images: bool = True,
         n_critics: int = 2,
         share_features_extractor: bool = False,
+        layer_norm: bool = False,
     ) -> None:
         super().__init__(
             observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images
         )
         self.n_critics = n_critics
         self.q_networks = nn.ModuleList(
-            nn.Sequential(*create_mlp(features_dim, int(action_space.n), net_arch, activation_fn)) for _ in range(n_critics)
+            q_network(features_dim, int(action_space.n), net_arch, activation_fn, layer_norm) for _ in range(n_critics)
         )
 
     def forward(self, obs: PyTorchObs) -> tuple[th.Tensor, ...]:  # type: ignore[override]
@@ -298,6 +319,54 @@ class DiscreteCritic(BasePolicy):
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         return th.stack(self(observation)).min(0).values.argmax(-1)
+
+
+class BoxCritic(ContinuousCritic):
+    """
+    SB3's twin ``Q(s, a)`` networks for ``Box`` action spaces, optionally with ``LayerNorm`` in their hidden layers.
+
+    :param observation_space: observation space
+    :param action_space: action space
+    :param net_arch: hidden layer sizes
+    :param features_extractor: network that turns observations into features
+    :param features_dim: number of features
+    :param activation_fn: activation function
+    :param normalize_images: whether to divide image observations by 255
+    :param n_critics: number of Q networks
+    :param share_features_extractor: whether the features extractor is shared with the actor
+    :param layer_norm: ``LayerNorm`` after each hidden linear layer (without it, exactly SB3's ``ContinuousCritic``)
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        net_arch: list[int],
+        features_extractor: BaseFeaturesExtractor,
+        features_dim: int,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        normalize_images: bool = True,
+        n_critics: int = 2,
+        share_features_extractor: bool = True,
+        layer_norm: bool = False,
+    ) -> None:
+        super().__init__(
+            observation_space,
+            action_space,
+            net_arch,
+            features_extractor,
+            features_dim,
+            activation_fn=activation_fn,
+            normalize_images=normalize_images,
+            n_critics=n_critics,
+            share_features_extractor=share_features_extractor,
+        )
+        if layer_norm:
+            input_dim = features_dim + get_action_dim(action_space)
+            for idx in range(n_critics):
+                q_net = q_network(input_dim, 1, net_arch, activation_fn, layer_norm=True)
+                self.add_module(f"qf{idx}", q_net)
+                self.q_networks[idx] = q_net
 
 
 class ADPOPolicy(BasePolicy):
@@ -316,6 +385,9 @@ class ADPOPolicy(BasePolicy):
     :param optimizer_class: optimizer class (Adam)
     :param optimizer_kwargs: optimizer keyword arguments (without the learning rate)
     :param n_critics: number of Q networks (2: clipped double Q)
+    :param critic_layer_norm: ``LayerNorm`` after each hidden linear layer of the critics (and their targets). It
+        bounds each value by its output layer, ``|Q| <= ||w|| * sqrt(width) + |b|`` for any input, so bootstrapped
+        targets can only grow as fast as those weights (off by default)
     """
 
     actor: GroupActor
@@ -337,6 +409,7 @@ class ADPOPolicy(BasePolicy):
         optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
         optimizer_kwargs: dict[str, Any] | None = None,
         n_critics: int = 2,
+        critic_layer_norm: bool = False,
     ) -> None:
         super().__init__(
             observation_space,
@@ -352,6 +425,7 @@ class ADPOPolicy(BasePolicy):
         self.activation_fn = activation_fn
         self.log_std_init = log_std_init
         self.n_critics = n_critics
+        self.critic_layer_norm = critic_layer_norm
         self._build(lr_schedule)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
@@ -362,6 +436,7 @@ class ADPOPolicy(BasePolicy):
                 activation_fn=self.activation_fn,
                 log_std_init=self.log_std_init,
                 n_critics=self.n_critics,
+                critic_layer_norm=self.critic_layer_norm,
                 lr_schedule=self._dummy_schedule,
                 optimizer_class=self.optimizer_class,
                 optimizer_kwargs=self.optimizer_kwargs,
@@ -415,8 +490,9 @@ class ADPOPolicy(BasePolicy):
             normalize_images=self.normalize_images,
             n_critics=self.n_critics,
             share_features_extractor=False,
+            layer_norm=self.critic_layer_norm,
         )
-        critic_class = DiscreteCritic if isinstance(self.action_space, spaces.Discrete) else ContinuousCritic
+        critic_class = DiscreteCritic if isinstance(self.action_space, spaces.Discrete) else BoxCritic
         return critic_class(self.observation_space, self.action_space, **kwargs).to(self.device)
 
     def get_distribution(self, obs: PyTorchObs) -> Distribution:
