@@ -4,6 +4,7 @@ measured side by side in one process, and how ADPO's cost grows with the group s
 
     python benchmarks/throughput.py --env Pendulum-v1 --group-sizes 4 8 16 32 64 --steps 1000 --rounds 3
     python benchmarks/throughput.py --env Acrobot-v1 --group-sizes 16 --group-batch-sizes 64 256  # states per actor step
+    python benchmarks/throughput.py --env LunarLander-v3 --group-sizes 16 --critic-layer-norm  # LayerNorm critics too
 
 Every contender first fills its buffer (``learning_starts`` steps, not timed), then trains for ``--steps`` steps;
 contenders are timed in interleaved rounds and the best round is kept. Ratios are the numbers to quote, not the
@@ -30,7 +31,11 @@ LEARNING_STARTS = 1000
 
 
 def build_contenders(
-    env_id: str, group_sizes: list[int], device: str, group_batch_sizes: list[int] | None = None
+    env_id: str,
+    group_sizes: list[int],
+    device: str,
+    group_batch_sizes: list[int] | None = None,
+    critic_layer_norm: bool = False,
 ) -> dict[str, Callable[[], BaseAlgorithm]]:
     """
     Factories of the models to time: ADPO at each group size (and states per actor step), SAC (Box actions only)
@@ -40,16 +45,21 @@ def build_contenders(
     :param group_sizes: ADPO group sizes K
     :param device: torch device
     :param group_batch_sizes: ADPO ``group_batch_size`` values to time at each K (``None``: the class default only)
+    :param critic_layer_norm: also time each ADPO setting with ``policy_kwargs=dict(critic_layer_norm=True)``
     :return: label -> model factory
     """
     contenders: dict[str, Callable[[], BaseAlgorithm]] = {}
     for k in group_sizes:
         for states in group_batch_sizes or [None]:
-            label = f"adpo K={k}" + (f" states={states}" if states is not None else "")
-            extra = {"group_batch_size": states} if states is not None else {}
-            contenders[label] = lambda k=k, extra=extra: ADPO(
-                "MlpPolicy", env_id, group_size=k, learning_starts=LEARNING_STARTS, seed=0, device=device, **extra
-            )
+            for layer_norm in (False, True) if critic_layer_norm else (False,):
+                label = f"adpo K={k}" + (f" states={states}" if states is not None else "")
+                extra: dict = {"group_batch_size": states} if states is not None else {}
+                if layer_norm:
+                    label += " critic_layer_norm"
+                    extra["policy_kwargs"] = {"critic_layer_norm": True}
+                contenders[label] = lambda k=k, extra=extra: ADPO(
+                    "MlpPolicy", env_id, group_size=k, learning_starts=LEARNING_STARTS, seed=0, device=device, **extra
+                )
     if isinstance(gym.make(env_id).action_space, spaces.Box):
         contenders["sac"] = lambda: SAC("MlpPolicy", env_id, learning_starts=LEARNING_STARTS, seed=0, device=device)
     contenders["ppo"] = lambda: PPO("MlpPolicy", env_id, seed=0, device=device)
@@ -80,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="ADPO group_batch_size values (states scored per actor step) to time at each K; default: the class's",
     )
+    parser.add_argument(
+        "--critic-layer-norm", action="store_true", help="also time each ADPO setting with LayerNorm in its critics"
+    )
     parser.add_argument("--steps", type=int, default=1000, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -90,7 +103,9 @@ def main(argv: list[str] | None = None) -> None:
     th.set_num_threads(args.torch_threads)
 
     models = {}
-    for label, factory in build_contenders(args.env, args.group_sizes, args.device, args.group_batch_sizes).items():
+    for label, factory in build_contenders(
+        args.env, args.group_sizes, args.device, args.group_batch_sizes, args.critic_layer_norm
+    ).items():
         model = factory()
         model.learn(LEARNING_STARTS if not isinstance(model, PPO) else 2048)  # fill the buffer / first rollout
         models[label] = model

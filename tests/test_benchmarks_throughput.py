@@ -31,6 +31,15 @@ def test_states_per_actor_step_are_timed_one_row_each(capsys) -> None:
     assert (model.group_size, model.group_batch_size) == (2, 8)
 
 
+def test_layer_norm_critics_are_timed_beside_each_setting(capsys) -> None:
+    throughput.main(["--env", "CartPole-v1", "--group-sizes", "2", "--critic-layer-norm", "--steps", "50", "--rounds", "1"])
+    rows = capsys.readouterr().out.splitlines()[3:]
+    assert [row.split(" | ")[0] for row in rows] == ["| adpo K=2", "| adpo K=2 critic_layer_norm", "| ppo"]
+    contenders = throughput.build_contenders("CartPole-v1", [2], "cpu", critic_layer_norm=True)
+    assert contenders["adpo K=2 critic_layer_norm"]().policy.critic_layer_norm is True
+    assert contenders["adpo K=2"]().policy.critic_layer_norm is False
+
+
 @pytest.mark.skipif(th.cuda.is_available(), reason="checks the message shown where no GPU is present")
 def test_cuda_without_a_gpu_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
