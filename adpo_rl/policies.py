@@ -386,8 +386,9 @@ class ADPOPolicy(BasePolicy):
     :param optimizer_kwargs: optimizer keyword arguments (without the learning rate)
     :param n_critics: number of Q networks (2: clipped double Q)
     :param critic_layer_norm: ``LayerNorm`` after each hidden linear layer of the critics (and their targets). It
-        bounds each value by its output layer, ``|Q| <= ||w|| * sqrt(width) + |b|`` for any input, so bootstrapped
-        targets can only grow as fast as those weights (off by default)
+        bounds each value by the weights of the last layers, whatever the input: ``|Q| <= ||w|| * (max|gamma| *
+        sqrt(width) + ||beta||) + |b|`` (output layer ``w, b``, last norm's scale and shift ``gamma, beta``), so
+        bootstrapped targets can grow only as fast as those weights (off by default)
     """
 
     actor: GroupActor

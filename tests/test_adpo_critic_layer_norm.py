@@ -46,21 +46,39 @@ def test_layer_norm_in_every_hidden_layer_of_critics_and_targets(env_id: str) ->
     assert _count_layer_norms(default.critic) == 0 and _count_layer_norms(default.critic_target) == 0
 
 
+def _value_bound(q_net: nn.Sequential) -> float:
+    """``||w|| * (max|gamma| * sqrt(width) + ||beta||) + |b|`` of the output layer ``(w, b)`` and the last norm
+    ``(gamma, beta)``; a normalised vector has norm ``sqrt(width)``, and ReLU does not increase it. Without a norm,
+    ``gamma = 1`` and ``beta = 0``."""
+    out = q_net[-1]
+    norms = [layer for layer in q_net if isinstance(layer, nn.LayerNorm)]
+    gamma, beta = (norms[-1].weight.abs().max().item(), norms[-1].bias.norm().item()) if norms else (1.0, 0.0)
+    return out.weight.norm(dim=1).max().item() * (gamma * np.sqrt(out.in_features) + beta) + out.bias.abs().max().item()
+
+
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_values_stay_bounded_on_far_away_inputs(env_id: str) -> None:
-    """The last hidden layer is normalised, so |Q| <= ||w_out|| * sqrt(width) + |b_out| for any input; without the
-    norm a far-away observation gives values that grow with its scale."""
+    """With the norm every value is within the bound of its last layers, for any input (here after some training, so
+    the norm's scale and shift have moved); without it a far-away observation gives values that grow with its scale."""
     observations = 1e6 * np.ones((8, *ADPO("MlpPolicy", env_id).observation_space.shape), dtype=np.float32)
     for layer_norm in (True, False):
-        model = ADPO("MlpPolicy", env_id, seed=0, policy_kwargs=dict(critic_layer_norm=layer_norm))
+        model = ADPO(
+            "MlpPolicy",
+            env_id,
+            learning_starts=50,
+            batch_size=32,
+            group_size=4,
+            seed=0,
+            policy_kwargs=dict(net_arch=[32, 32], critic_layer_norm=layer_norm),
+        )
+        model.learn(200)
         q_values = _q_values(model, observations)
-        out = model.critic.q_networks[0][-1]
-        bound = out.weight.norm(dim=1).max().item() * np.sqrt(out.in_features) + out.bias.abs().max().item()
         assert th.isfinite(q_values).all()
-        if layer_norm:
-            assert q_values.abs().max().item() <= bound
-        else:
-            assert q_values.abs().max().item() > 100 * bound
+        for values, q_net in zip(q_values, model.critic.q_networks, strict=True):
+            if layer_norm:
+                assert values.abs().max().item() <= _value_bound(q_net)
+            else:
+                assert values.abs().max().item() > 100 * _value_bound(q_net)
 
 
 def test_polyak_targets_follow_the_norm_parameters() -> None:
