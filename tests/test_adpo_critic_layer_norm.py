@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
@@ -21,6 +22,21 @@ def _q_values(model: ADPO, observations: np.ndarray) -> th.Tensor:
             return th.stack(model.critic(obs))
         actions = model.actor(obs, deterministic=True)
         return th.stack(model.critic(obs, actions))
+
+
+def _trained_small_model(env_id: str, seed: int, layer_norm: bool) -> ADPO:
+    """A small ADPO model after 200 steps (150 of them with updates), with or without LayerNorm critics."""
+    model = ADPO(
+        "MlpPolicy",
+        env_id,
+        learning_starts=50,
+        batch_size=32,
+        group_size=4,
+        seed=seed,
+        policy_kwargs=dict(net_arch=[32, 32], critic_layer_norm=layer_norm),
+    )
+    model.learn(200)
+    return model
 
 
 def _count_layer_norms(module: nn.Module) -> int:
@@ -60,18 +76,9 @@ def _value_bound(q_net: nn.Sequential) -> float:
 def test_values_stay_bounded_on_far_away_inputs(env_id: str) -> None:
     """With the norm every value is within the bound of its last layers, for any input (here after some training, so
     the norm's scale and shift have moved); without it a far-away observation gives values that grow with its scale."""
-    observations = 1e6 * np.ones((8, *ADPO("MlpPolicy", env_id).observation_space.shape), dtype=np.float32)
+    observations = 1e6 * np.ones((8, *gym.make(env_id).observation_space.shape), dtype=np.float32)
     for layer_norm in (True, False):
-        model = ADPO(
-            "MlpPolicy",
-            env_id,
-            learning_starts=50,
-            batch_size=32,
-            group_size=4,
-            seed=0,
-            policy_kwargs=dict(net_arch=[32, 32], critic_layer_norm=layer_norm),
-        )
-        model.learn(200)
+        model = _trained_small_model(env_id, seed=0, layer_norm=layer_norm)
         q_values = _q_values(model, observations)
         assert th.isfinite(q_values).all()
         for values, q_net in zip(q_values, model.critic.q_networks, strict=True):
@@ -102,16 +109,7 @@ def test_polyak_targets_follow_the_norm_parameters() -> None:
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_save_load_keeps_the_normed_critics(tmp_path: Path, env_id: str) -> None:
-    model = ADPO(
-        "MlpPolicy",
-        env_id,
-        learning_starts=50,
-        batch_size=32,
-        group_size=4,
-        seed=1,
-        policy_kwargs=dict(net_arch=[32, 32], critic_layer_norm=True),
-    )
-    model.learn(200)
+    model = _trained_small_model(env_id, seed=1, layer_norm=True)
     observations = np.stack([model.observation_space.sample() for _ in range(10)])
 
     model.save(tmp_path / "adpo")
