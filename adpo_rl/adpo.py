@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from adpo_rl import losses
 from adpo_rl.anchors import ANCHOR_MODES, Anchor, make_anchor
 from adpo_rl.buffers import GroupBuffer
-from adpo_rl.checks import check_choice, check_positive
+from adpo_rl.checks import check_choice, check_positive, check_probability
 from adpo_rl.policies import ADPOPolicy, CategoricalActor, repeat_observations, take_first
 from adpo_rl.scorers import SCORERS, env_group_oracle, has_group_oracle
 
@@ -53,6 +53,21 @@ def beta_at(beta: float | Schedule, progress_remaining: float) -> float:
         return float(beta)
     value = beta(progress_remaining)
     check_positive(f"beta's schedule at progress_remaining={progress_remaining}", value)
+    return float(value)
+
+
+def floor_at(floor: float | Schedule, progress_remaining: float) -> float:
+    """
+    :param floor: the constant ``exploration_floor``, or its schedule
+    :param progress_remaining: SB3's training progress (1 at the start, 0 at the end)
+    :return: the share of uniformly random rollout actions at that progress
+    :raises ValueError: unless it is a number in [0, 1], naming the progress for a schedule
+    """
+    if not callable(floor):
+        check_probability("exploration_floor", floor, " (0: sample the policy only)")
+        return float(floor)
+    value = floor(progress_remaining)
+    check_probability(f"exploration_floor's schedule at progress_remaining={progress_remaining}", value)
     return float(value)
 
 
@@ -125,11 +140,13 @@ class ADPO(OffPolicyAlgorithm):
         entropy's gradient vanishes there); docs/BENCHMARKS.md has the measurements
     :param exploration_floor: probability in [0, 1] that a rollout step takes a uniformly random action instead of the
         policy's sample (DQN's epsilon-greedy, on top of the stochastic policy; 0, the default, samples the policy
-        only). The behaviour policy is ``(1 - floor) * pi + floor * uniform``, so each arm of a Discrete space keeps at
-        least ``floor / n`` of the mass however sharp ``pi`` becomes; the updates, the critic's targets and
-        deterministic predictions are unchanged. Needs ``scorer="critic"`` (the environment scorer has no rollout
-        policy: it samples its groups from the anchor). The ``LunarLander-v3+cauchy-medium`` entry uses 0.1;
-        docs/BENCHMARKS.md has the measurements
+        only), or its schedule of the training progress, as ``learning_rate``'s (e.g. 0 for the first steps, then a
+        floor: the run repeats the floor-free run exactly until the floor starts). The behaviour policy is
+        ``(1 - floor) * pi + floor * uniform``, so each arm of a Discrete space keeps at least ``floor / n`` of the
+        mass however sharp ``pi`` becomes; the updates, the critic's targets and deterministic predictions are
+        unchanged (logged as ``rollout/exploration_floor`` when set). Needs ``scorer="critic"`` (the environment scorer
+        has no rollout policy: it samples its groups from the anchor). The ``LunarLander-v3+cauchy-medium`` entry uses
+        0.1; docs/BENCHMARKS.md has the measurements
     :param stats_window_size: window size of the rollout logging (episode return and length)
     :param tensorboard_log: log directory for TensorBoard (None: no logging)
     :param policy_kwargs: keyword arguments of the policy (``net_arch``, ``log_std_init``, ...)
@@ -175,7 +192,7 @@ class ADPO(OffPolicyAlgorithm):
         clip_range: float = 0.2,
         critic_loss: str = "mse",
         ent_coef: float = 0.0,
-        exploration_floor: float = 0.0,
+        exploration_floor: float | Schedule = 0.0,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
         policy_kwargs: dict[str, Any] | None = None,
@@ -193,11 +210,10 @@ class ADPO(OffPolicyAlgorithm):
             raise ValueError(f"clip_range must be > 0, got {clip_range!r}")
         if not (isinstance(ent_coef, (int, float, np.number)) and 0 <= ent_coef < np.inf):
             raise ValueError(f"ent_coef must be a finite number >= 0 (0: no entropy bonus), got {ent_coef!r}")
-        if not (isinstance(exploration_floor, (int, float, np.number)) and 0 <= exploration_floor <= 1):
-            raise ValueError(
-                f"exploration_floor must be a probability in [0, 1] (0: sample the policy only), got {exploration_floor!r}"
-            )
-        if exploration_floor > 0 and scorer == "env":
+        floor_at(exploration_floor, 1.0)
+        if callable(exploration_floor):
+            floor_at(exploration_floor, 0.0)  # a schedule must stay a probability to the end of training
+        if (callable(exploration_floor) or exploration_floor > 0) and scorer == "env":
             raise ValueError(
                 "exploration_floor needs scorer='critic': the environment scorer samples its groups from the anchor "
                 "and has no rollout policy to mix with random actions"
@@ -247,7 +263,7 @@ class ADPO(OffPolicyAlgorithm):
         self.clip_range = clip_range
         self.critic_loss = critic_loss
         self.ent_coef = float(ent_coef)
-        self.exploration_floor = float(exploration_floor)
+        self.exploration_floor = exploration_floor if callable(exploration_floor) else float(exploration_floor)
         self._anchor_updates = 0
         self._group_steps = 0
         self._reward_range = (np.inf, -np.inf)
@@ -405,9 +421,10 @@ class ADPO(OffPolicyAlgorithm):
         :return: the actions to send to the environment and the actions to store (scaled to [-1, 1] for Box spaces)
         """
         action, buffer_action = super()._sample_action(learning_starts, action_noise, n_envs)
-        if self.exploration_floor > 0 and self.num_timesteps >= learning_starts:
+        floor = floor_at(self.exploration_floor, self._current_progress_remaining)
+        if floor > 0 and self.num_timesteps >= learning_starts:
             is_box = isinstance(self.action_space, spaces.Box)
-            for env_index in np.flatnonzero(np.random.random(n_envs) < self.exploration_floor):
+            for env_index in np.flatnonzero(np.random.random(n_envs) < floor):
                 random_action = self.action_space.sample()
                 action[env_index] = random_action
                 buffer_action[env_index] = self.policy.scale_action(random_action) if is_box else random_action
@@ -479,6 +496,8 @@ class ADPO(OffPolicyAlgorithm):
             self.logger.record("train/critic_loss", th.stack(critic_losses).mean().item())
         self.logger.record("train/temperature", float(np.mean(temperatures)))
         self.logger.record("train/beta", beta)
+        if callable(self.exploration_floor) or self.exploration_floor > 0:
+            self.logger.record("rollout/exploration_floor", floor_at(self.exploration_floor, self._current_progress_remaining))
         self.logger.record("train/anchor_updates", self._anchor_updates)
 
     def _critic_step(self, replay_data: ReplayBufferSamples) -> th.Tensor:

@@ -30,3 +30,15 @@ def check_positive(name: str, value: Any) -> None:
     """
     if not (isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and 0 < value < np.inf):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def check_probability(name: str, value: Any, hint: str = "") -> None:
+    """
+    Raise ``ValueError`` naming the bad value unless ``value`` is a number in ``[0, 1]``.
+
+    :param name: what the value is (an argument name, or words such as ``"exploration_floor's schedule at ..."``)
+    :param value: the value given
+    :param hint: words appended after the range, e.g. ``" (0: off)"``
+    """
+    if not (isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and 0 <= value <= 1):
+        raise ValueError(f"{name} must be a probability in [0, 1]{hint}, got {value!r}")

@@ -17,10 +17,11 @@ HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 # "vec_normalize" is rl-zoo's "normalize" (VecNormalize) under an unambiguous name: ADPO's own ``normalize``
 # argument (how group scores are normalised) passes through to the constructor.
 RUN_KEYS = ("n_timesteps", "n_envs", "policy", "vec_normalize", "env_kwargs")
-# Constructor arguments that accept an SB3 schedule (ADPO's beta too), written "lin_<start>" in the yml (see
-# parse_schedule).
-SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "beta")
+# Constructor arguments that accept an SB3 schedule (ADPO's beta and exploration_floor too), written "lin_<start>" or
+# "step_<before>_to_<after>_at_<fraction>" in the yml (see parse_schedule).
+SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "beta", "exploration_floor")
 _LINEAR_SCHEDULE = re.compile(r"lin_(?P<start>[^_]+)(?:_to_(?P<end>[^_]+))?(?:_from_(?P<hold>[^_]+))?")
+_STEP_SCHEDULE = re.compile(r"step_(?P<before>[^_]+)_to_(?P<after>[^_]+)_at_(?P<at>[^_]+)")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,33 @@ class HeldLinearSchedule:
         if elapsed <= self.hold:
             return self.start
         return self.start + (self.end - self.start) * (elapsed - self.hold) / (1.0 - self.hold)
+
+
+@dataclass(frozen=True)
+class StepSchedule:
+    """
+    A schedule that is ``before`` until the ``at`` fraction of training has passed, then ``after`` to the end: a
+    setting switched on (or off) part-way through a run, which repeats the ``before`` run step for step until then.
+
+    :param before: value for the first ``at`` fraction of training
+    :param after: value from then on
+    :param at: fraction of training (in ``(0, 1)``) at which the value switches
+    """
+
+    before: float
+    after: float
+    at: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.at < 1.0:
+            raise ValueError(f"the switch point of a step schedule must be in (0, 1), got {self.at!r}")
+
+    def __call__(self, progress_remaining: float) -> float:
+        """
+        :param progress_remaining: SB3's training progress, 1 at the start and 0 at the end
+        :return: the value at that point of training
+        """
+        return self.before if 1.0 - progress_remaining < self.at else self.after
 
 
 @dataclass(frozen=True)
@@ -127,9 +155,13 @@ def parse_schedule(value: Any) -> Any:
     """
     :param value: a number, or ``"lin_<start>"`` (rl-zoo's: linear from ``start`` to 0 over training), optionally with
         ``"_to_<end>"`` (another final value) and ``"_from_<fraction>"`` (hold ``start`` for that fraction of training,
-        then decay): ``"lin_1e-3_from_0.2"`` is 1e-3 for the first 20% of the steps, then linear to 0
+        then decay): ``"lin_1e-3_from_0.2"`` is 1e-3 for the first 20% of the steps, then linear to 0; or
+        ``"step_<before>_to_<after>_at_<fraction>"``: ``"step_0_to_0.02_at_0.2"`` is 0 for the first 20% of the steps,
+        then 0.02
     :return: the number, or the schedule
     """
+    if isinstance(value, str) and value.startswith("step_"):
+        return parse_step_schedule(value)
     if not (isinstance(value, str) and value.startswith("lin_")):
         return value
     malformed = ValueError(
@@ -146,6 +178,24 @@ def parse_schedule(value: Any) -> Any:
     if match["end"] is None and match["hold"] is None:
         return LinearSchedule(start, 0.0, 1.0)
     return HeldLinearSchedule(start, end, hold)
+
+
+def parse_step_schedule(value: str) -> StepSchedule:
+    """
+    :param value: ``"step_<before>_to_<after>_at_<fraction>"``
+    :return: the schedule
+    """
+    malformed = ValueError(
+        f"schedule {value!r} is not of the form step_<before>_to_<after>_at_<fraction>, e.g. step_0_to_0.02_at_0.2"
+    )
+    match = _STEP_SCHEDULE.fullmatch(value)
+    if match is None:
+        raise malformed
+    try:
+        before, after, at = (float(match[name]) for name in ("before", "after", "at"))
+    except ValueError:
+        raise malformed from None
+    return StepSchedule(before, after, at)
 
 
 def parse_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:

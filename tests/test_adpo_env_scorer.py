@@ -95,6 +95,8 @@ def test_env_scorer_has_no_exploration_floor() -> None:
     env = make_bandit_vec_env("none", n_envs=2, seed=0)
     with pytest.raises(ValueError, match=r"exploration_floor needs scorer='critic'"):
         ADPO("MlpPolicy", env, scorer="env", exploration_floor=0.1)
+    with pytest.raises(ValueError, match=r"exploration_floor needs scorer='critic'"):
+        ADPO("MlpPolicy", env, scorer="env", exploration_floor=lambda _: 0.0)  # a schedule may switch it on later
 
 
 def test_unknown_scorer() -> None:

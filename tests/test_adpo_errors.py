@@ -35,6 +35,11 @@ from adpo_rl import ADPO
         (dict(exploration_floor=-0.1), "exploration_floor must be a probability in [0, 1]"),
         (dict(exploration_floor=float("nan")), "exploration_floor must be a probability in [0, 1]"),
         (dict(exploration_floor="eps"), "exploration_floor must be a probability in [0, 1]"),
+        (
+            dict(exploration_floor=lambda progress: 2.0 * (1.0 - progress)),
+            "exploration_floor's schedule at progress_remaining=0.0 must be a probability in [0, 1], got 2.0",
+        ),
+        (dict(exploration_floor=lambda _: "eps"), "exploration_floor's schedule at progress_remaining=1.0 must be a"),
     ],
 )
 def test_invalid_hyperparameters(kwargs: dict, message: str) -> None:

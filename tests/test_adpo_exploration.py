@@ -4,14 +4,16 @@ from pathlib import Path
 
 import numpy as np
 import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 from adpo_rl import ADPO
+from adpo_rl.agents.config import StepSchedule
 
 N_ENVS, N_CALLS = 8, 250
 
 
-def _model(env_id: str, exploration_floor: float) -> ADPO:
+def _model(env_id: str, exploration_floor: float | StepSchedule) -> ADPO:
     """A model whose policy is pinned: arm 0 on CartPole (probability ~1), the action 0.5 on Pendulum (std ~0)."""
     model = ADPO("MlpPolicy", make_vec_env(env_id, n_envs=N_ENVS, seed=0), exploration_floor=exploration_floor, seed=0)
     with th.no_grad():
@@ -61,3 +63,41 @@ def test_exploration_floor_is_saved_with_the_model(tmp_path: Path) -> None:
     model.learn(50)
     model.save(tmp_path / "adpo")
     assert ADPO.load(tmp_path / "adpo").exploration_floor == 0.1
+
+
+def test_a_scheduled_floor_mixes_random_actions_only_once_it_is_on() -> None:
+    model = _model("CartPole-v1", StepSchedule(0.0, 0.5, 0.5))
+    model._current_progress_remaining = 0.6  # 40% of training done: the floor is still 0
+    before, _ = _rollout_actions(model)
+    model._current_progress_remaining = 0.4
+    after, _ = _rollout_actions(model)
+    assert np.all(before == 0)
+    assert 0.21 < np.mean(after == 1) < 0.29
+
+
+class _StopAt(BaseCallback):
+    def __init__(self, timesteps: int) -> None:
+        super().__init__()
+        self.timesteps = timesteps
+
+    def _on_step(self) -> bool:
+        return self.num_timesteps < self.timesteps
+
+
+def _params(model: ADPO) -> list[th.Tensor]:
+    return [p.detach().clone() for p in model.policy.parameters()]
+
+
+def test_a_floor_switched_on_later_repeats_the_floor_free_run_until_then(tmp_path: Path) -> None:
+    kwargs = dict(learning_starts=50, batch_size=32, group_batch_size=16, buffer_size=1000, seed=0)
+    schedule = StepSchedule(0.0, 0.5, 0.5)
+    free = ADPO("MlpPolicy", "CartPole-v1", **kwargs).learn(400, callback=_StopAt(200))
+    held = ADPO("MlpPolicy", "CartPole-v1", exploration_floor=schedule, **kwargs).learn(400, callback=_StopAt(200))
+    assert all(th.equal(a, b) for a, b in zip(_params(free), _params(held), strict=True))
+    assert held.logger.name_to_value["rollout/exploration_floor"] == 0.0
+    switched = ADPO("MlpPolicy", "CartPole-v1", exploration_floor=schedule, **kwargs).learn(400)
+    assert switched.logger.name_to_value["rollout/exploration_floor"] == 0.5
+    free_to_end = ADPO("MlpPolicy", "CartPole-v1", **kwargs).learn(400)
+    assert any(not th.equal(a, b) for a, b in zip(_params(switched), _params(free_to_end), strict=True))
+    switched.save(tmp_path / "adpo")
+    assert ADPO.load(tmp_path / "adpo").exploration_floor == schedule

@@ -20,7 +20,7 @@ from adpo_rl.agents import (
     make_model,
     resolve_env,
 )
-from adpo_rl.agents.config import RUN_KEYS, load_hyperparams_file
+from adpo_rl.agents.config import RUN_KEYS, StepSchedule, load_hyperparams_file
 from adpo_rl.agents.environments import BENCHMARK_ENVS
 from adpo_rl.anchors import EmaAnchor
 
@@ -281,6 +281,25 @@ def test_linear_schedules_decay_to_their_end_value_after_the_held_fraction(text,
 def test_a_malformed_schedule_is_refused_with_its_form(text):
     with pytest.raises(ValueError, match=r"lin_<start>\[_to_<end>\]\[_from_<fraction>\]|hold fraction .* \[0, 1\)"):
         get_config("adpo", "CartPole-v1", overrides={"learning_rate": text})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),  # the schedule, then its values at progress_remaining 1, 0.81, 0.79, 0
+    [
+        ("step_0_to_0.02_at_0.2", (StepSchedule(0.0, 0.02, 0.2), [0.0, 0.0, 0.02, 0.02])),
+        ("step_1e-3_to_1e-4_at_0.1", (StepSchedule(1e-3, 1e-4, 0.1), [1e-3, 1e-4, 1e-4, 1e-4])),
+    ],
+)
+def test_step_schedules_switch_once_at_their_fraction(text, expected):
+    schedule = get_config("adpo", "Acrobot-v1", overrides={"exploration_floor": text}).algo_kwargs["exploration_floor"]
+    assert schedule == expected[0]
+    assert [schedule(progress) for progress in (1.0, 0.81, 0.79, 0.0)] == pytest.approx(expected[1])
+
+
+@pytest.mark.parametrize("text", ["step_0_to_0.1", "step_0_to_0.1_at_1", "step_0_to_0.1_at_0", "step_on_to_0.1_at_0.5"])
+def test_a_malformed_step_schedule_is_refused_with_its_form(text):
+    with pytest.raises(ValueError, match=r"step_<before>_to_<after>_at_<fraction>|switch point .* \(0, 1\)"):
+        get_config("adpo", "Acrobot-v1", overrides={"exploration_floor": text})
 
 
 class _RecordLearningRate(BaseCallback):
