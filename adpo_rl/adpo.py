@@ -421,7 +421,7 @@ class ADPO(OffPolicyAlgorithm):
         :return: the actions to send to the environment and the actions to store (scaled to [-1, 1] for Box spaces)
         """
         action, buffer_action = super()._sample_action(learning_starts, action_noise, n_envs)
-        floor = floor_at(self.exploration_floor, self._current_progress_remaining)
+        floor = self._current_exploration_floor()
         if floor > 0 and self.num_timesteps >= learning_starts:
             is_box = isinstance(self.action_space, spaces.Box)
             for env_index in np.flatnonzero(np.random.random(n_envs) < floor):
@@ -497,7 +497,7 @@ class ADPO(OffPolicyAlgorithm):
         self.logger.record("train/temperature", float(np.mean(temperatures)))
         self.logger.record("train/beta", beta)
         if callable(self.exploration_floor) or self.exploration_floor > 0:
-            self.logger.record("rollout/exploration_floor", floor_at(self.exploration_floor, self._current_progress_remaining))
+            self.logger.record("rollout/exploration_floor", self._current_exploration_floor())
         self.logger.record("train/anchor_updates", self._anchor_updates)
 
     def _critic_step(self, replay_data: ReplayBufferSamples) -> th.Tensor:
@@ -611,6 +611,10 @@ class ADPO(OffPolicyAlgorithm):
     def _current_beta(self) -> float:
         """The target's sharpness now: the constant ``beta``, or its schedule at the current training progress."""
         return beta_at(self.beta, self._current_progress_remaining)
+
+    def _current_exploration_floor(self) -> float:
+        """The share of random rollout actions now: the constant floor, or its schedule at the current progress."""
+        return floor_at(self.exploration_floor, self._current_progress_remaining)
 
     def _current_temperature(self, obs: PyTorchObs, reward_level: th.Tensor) -> float:
         """The constant temperature, or the adaptive one from the actor's entropy and the batch reward level."""
