@@ -72,7 +72,7 @@ def test_adpo_acrobot_entry_scores_groups_on_the_whole_batch_with_a_sharper_targ
 # per 4 environment steps, the continuous one samples 32 candidates per group
 @pytest.mark.parametrize(
     ("env_id", "group_size", "n_steps", "gradient_steps"),
-    [("LunarLander-v3", 16, 3, 2), ("LunarLanderContinuous-v3", 32, 1, 1)],
+    [("LunarLander-v3", 16, 3, 2), ("LunarLanderContinuous-v3", 32, 1, 2)],
 )
 def test_adpo_lunar_lander_entries_discount_over_the_whole_episode_unlike_the_class_default(
     env_id, group_size, n_steps, gradient_steps
@@ -82,6 +82,23 @@ def test_adpo_lunar_lander_entries_discount_over_the_whole_episode_unlike_the_cl
     assert model.group_size == group_size and model.n_steps == n_steps and model.gradient_steps == gradient_steps
     defaults = inspect.signature(ADPO.__init__).parameters
     assert defaults["gamma"].default == pytest.approx(0.99) and defaults["group_size"].default == 16
+    model.get_env().close()
+
+
+@pytest.mark.parametrize(
+    ("env_id", "gradient_steps", "rates"),
+    [
+        # the clean continuous lander: 1e-3 for the first half, then linear to 1e-4 at the end (281.9 at 200k vs 264.8
+        # with one gradient step and a constant rate, which the noisy entry keeps: it was measured with them)
+        ("LunarLanderContinuous-v3", 2, [1e-3, 1e-3, 1e-3, 5.5e-4, 1e-4]),
+        ("LunarLanderContinuous-v3+cauchy-medium", 1, [1e-3] * 5),
+    ],
+)
+def test_adpo_continuous_lander_entries_hold_the_learning_rate_they_were_measured_with(env_id, gradient_steps, rates):
+    model = make_model("adpo", env_id, seed=0, n_envs=1, overrides={"buffer_size": 1000})
+    assert isinstance(model, ADPO) and model.gradient_steps == gradient_steps
+    progress_remaining = [1.0, 0.75, 0.5, 0.25, 0.0]
+    assert [model.lr_schedule(p) for p in progress_remaining] == pytest.approx(rates)
     model.get_env().close()
 
 
@@ -212,7 +229,8 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
     assert noisy_config.source == "CartPole-v1+cauchy-medium" and noisy_config.algo_kwargs["critic_loss"] == "huber"
     assert get_config("adpo", resolve_env("CartPole-v1+cauchy-low")).source == "CartPole-v1"
     # the landers' noisy entries: the discrete one is its clean entry with a Huber critic, an exploration floor, a
-    # slower target critic and LayerNorm critics; the continuous one is its clean entry, measured under noise
+    # slower target critic and LayerNorm critics; the continuous one is its clean entry with the one gradient step and
+    # constant learning rate it was measured with under noise
     for lander, changes in (
         (
             "LunarLander-v3",
@@ -223,7 +241,7 @@ def test_control_env_with_reward_noise_trains_on_noisy_rewards_and_evaluates_cle
                 "policy_kwargs": {"net_arch": [256, 256], "critic_layer_norm": True},
             },
         ),
-        ("LunarLanderContinuous-v3", {}),
+        ("LunarLanderContinuous-v3", {"gradient_steps": 1, "learning_rate": 1e-3}),
     ):
         clean = get_config("adpo", resolve_env(lander)).algo_kwargs
         noisy = get_config("adpo", resolve_env(f"{lander}+cauchy-medium"))
