@@ -35,6 +35,16 @@ from adpo_rl.agents import make_model, resolve_env
 LEARNING_STARTS = 1000
 
 
+def has_box_actions(env_id: str, **env_kwargs) -> bool:
+    """
+    :param env_id: gymnasium id
+    :param env_kwargs: arguments of ``gym.make``
+    :return: whether the env's actions are a ``Box`` (SAC is timed only there)
+    """
+    with gym.make(env_id, **env_kwargs) as env:
+        return isinstance(env.action_space, spaces.Box)
+
+
 def build_contenders(
     env_id: str,
     group_sizes: list[int],
@@ -65,7 +75,7 @@ def build_contenders(
                 contenders[label] = lambda k=k, extra=extra: ADPO(
                     "MlpPolicy", env_id, group_size=k, learning_starts=LEARNING_STARTS, seed=0, device=device, **extra
                 )
-    if isinstance(gym.make(env_id).action_space, spaces.Box):
+    if has_box_actions(env_id):
         contenders["sac"] = lambda: SAC("MlpPolicy", env_id, learning_starts=LEARNING_STARTS, seed=0, device=device)
     contenders["ppo"] = lambda: PPO("MlpPolicy", env_id, seed=0, device=device)
     return contenders
@@ -82,9 +92,7 @@ def build_entry_contenders(env_id: str, device: str) -> dict[str, Callable[[], B
     """
     contenders: dict[str, Callable[[], BaseAlgorithm]] = {}
     spec = resolve_env(env_id)
-    with gym.make(spec.env_id, **spec.env_kwargs) as env:
-        box_actions = isinstance(env.action_space, spaces.Box)
-    for algo in ("adpo", "sac", "ppo") if box_actions else ("adpo", "ppo"):
+    for algo in ("adpo", "sac", "ppo") if has_box_actions(spec.env_id, **spec.env_kwargs) else ("adpo", "ppo"):
         overrides = {"learning_starts": LEARNING_STARTS} if algo != "ppo" else None
         contenders[f"{algo} entry"] = lambda algo=algo, overrides=overrides: make_model(
             algo, env_id, seed=0, device=device, overrides=overrides
