@@ -88,8 +88,9 @@ def test_adpo_lunar_lander_entries_discount_over_the_whole_episode_unlike_the_cl
 @pytest.mark.parametrize(
     ("env_id", "gradient_steps", "rates"),
     [
-        # the clean continuous lander: 1e-3 for the first 30%, then linear to 1e-4 at the end (no dip at 100k, ahead of
-        # SAC at 19 of 20 evaluations; one gradient step and a constant rate, which the noisy entry keeps: 8 of 20)
+        # the clean continuous lander: 1e-3 for the first 30%, then linear to 1e-4 at the end (no dip at 100k: ahead of
+        # SAC at 19 of 20 evaluations, where the clean entry with one gradient step and a constant rate was at 8 of 20);
+        # the noisy entry keeps that step and rate, which it was measured with
         ("LunarLanderContinuous-v3", 2, [1e-3, 1e-3, 1e-3 - 9e-4 * 0.2 / 0.7, 1e-3 - 9e-4 * 0.45 / 0.7, 1e-4]),
         ("LunarLanderContinuous-v3+cauchy-medium", 1, [1e-3] * 5),
     ],
