@@ -68,6 +68,17 @@ def test_adpo_acrobot_entry_scores_groups_on_the_whole_batch_with_a_sharper_targ
     model.get_env().close()
 
 
+def test_adpo_acrobot_entry_replays_only_the_last_20k_steps_of_its_100k_budget():
+    clean = get_config("adpo", "Acrobot-v1")
+    assert clean.algo_kwargs["buffer_size"] == 20_000 < clean.n_timesteps == 100_000
+    # the other entries keep the defaults' buffer, which holds a whole 100k run; the noisy entry was measured with it
+    assert get_config("adpo", "CartPole-v1").algo_kwargs["buffer_size"] == 100_000
+    assert get_config("adpo", resolve_env("Acrobot-v1+cauchy-medium")).algo_kwargs["buffer_size"] == 100_000
+    model = make_model("adpo", "Acrobot-v1", seed=0, n_envs=1)
+    assert model.replay_buffer.buffer_size == 20_000
+    model.get_env().close()
+
+
 # both LunarLander entries discount over the whole episode; the discrete one uses 3-step returns and two gradient steps
 # per 4 environment steps, the continuous one samples 32 candidates per group
 @pytest.mark.parametrize(
