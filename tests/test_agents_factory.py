@@ -62,18 +62,23 @@ def test_adpo_acrobot_entry_scores_groups_on_the_whole_batch_with_a_sharper_targ
     assert model.beta == pytest.approx(0.3)
     defaults = inspect.signature(ADPO.__init__).parameters
     assert defaults["group_batch_size"].default == 64 and defaults["beta"].default == pytest.approx(1.0)
-    # the noisy entry was measured with the class's 64 states and keeps them; it takes the sharper target too
-    noisy = get_config("adpo", resolve_env("Acrobot-v1+cauchy-medium")).algo_kwargs
-    assert "group_batch_size" not in noisy and noisy["beta"] == pytest.approx(0.3)
     model.get_env().close()
 
 
 def test_adpo_acrobot_entry_replays_only_the_last_20k_steps_of_its_100k_budget():
     clean = get_config("adpo", "Acrobot-v1")
     assert clean.algo_kwargs["buffer_size"] == 20_000 < clean.n_timesteps == 100_000
-    # the other entries keep the defaults' buffer, which holds a whole 100k run; the noisy entry was measured with it
+    # the noisy entry is the clean one with a Huber critic and the class default tau; other entries keep 100k
+    noisy = get_config("adpo", resolve_env("Acrobot-v1+cauchy-medium")).algo_kwargs
+    assert {key: noisy[key] for key in ("buffer_size", "group_batch_size", "beta", "critic_loss", "tau")} == {
+        "buffer_size": 20_000,
+        "group_batch_size": 256,
+        "beta": 0.3,
+        "critic_loss": "huber",
+        "tau": 0.005,
+    }
+    assert clean.algo_kwargs["group_batch_size"] == 256 and clean.algo_kwargs["tau"] == 0.02
     assert get_config("adpo", "CartPole-v1").algo_kwargs["buffer_size"] == 100_000
-    assert get_config("adpo", resolve_env("Acrobot-v1+cauchy-medium")).algo_kwargs["buffer_size"] == 100_000
     model = make_model("adpo", "Acrobot-v1", seed=0, n_envs=1)
     assert model.replay_buffer.buffer_size == 20_000
     model.get_env().close()
