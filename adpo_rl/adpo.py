@@ -38,7 +38,7 @@ SelfADPO = TypeVar("SelfADPO", bound="ADPO")
 LOSS_KINDS = ("listwise", "pairwise", "plackett_luce", "grpo")
 SUPPORTED_ACTION_SPACES = (spaces.Discrete, spaces.Box)
 ADAPTIVE_TEMPERATURE_KEYS = ("a", "b", "t_min", "t_max")
-CRITIC_LOSSES = {"mse": F.mse_loss, "huber": F.smooth_l1_loss}
+CRITIC_LOSSES = {"mse": F.mse_loss, "huber": F.huber_loss}
 
 
 def beta_at(beta: float | Schedule, progress_remaining: float) -> float:
@@ -129,9 +129,12 @@ class ADPO(OffPolicyAlgorithm):
         trained, each context's group is scored by the environment and every scored candidate counts as one timestep,
         so budgets match PPO's; ``buffer_size`` is then the number of recent scored groups kept for training)
     :param clip_range: ratio clipping of the ``"grpo"`` loss
-    :param critic_loss: TD loss of the twin critics: ``"mse"`` (as SAC) or ``"huber"`` (smooth L1 with delta 1, as
-        SB3's DQN: quadratic for TD errors under one unit of return, linear above, so reward outliers such as heavy-tailed
-        noise pull the critic with a bounded gradient)
+    :param critic_loss: TD loss of the twin critics: ``"mse"`` (as SAC) or ``"huber"`` (with ``huber_delta`` 1, SB3
+        DQN's smooth L1: quadratic for TD errors under one unit of return, linear above, so reward outliers such as
+        heavy-tailed noise pull the critic with a bounded gradient)
+    :param huber_delta: where the ``"huber"`` TD loss turns from quadratic to linear (> 0; 1, the default, is smooth L1).
+        A value near the scale of the reward noise bounds the pull of every noisy transition, not only of the rare
+        outliers, so the critic tends to the median return rather than the mean (the same for symmetric noise)
     :param ent_coef: weight of an entropy bonus in the actor's loss (>= 0; 0, the default, is the ADPO objective alone):
         ``loss - ent_coef * H(pi(.|s))``, with ``H`` the categorical entropy, or for Box spaces the pre-squash
         Gaussian's. Fitting the few preferred candidates of each group narrows a Gaussian policy a little at every step
@@ -159,6 +162,7 @@ class ADPO(OffPolicyAlgorithm):
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MlpPolicy": ADPOPolicy}
     policy: ADPOPolicy
     anchor_strategy: Anchor
+    huber_delta: float = 1.0  # models saved before the argument existed load with smooth L1, as they were trained
 
     def __init__(
         self,
@@ -191,6 +195,7 @@ class ADPO(OffPolicyAlgorithm):
         scorer: str = "critic",
         clip_range: float = 0.2,
         critic_loss: str = "mse",
+        huber_delta: float = 1.0,
         ent_coef: float = 0.0,
         exploration_floor: float | Schedule = 0.0,
         stats_window_size: int = 100,
@@ -206,6 +211,7 @@ class ADPO(OffPolicyAlgorithm):
         )
         check_choice("scorer", scorer, SCORERS)
         check_choice("critic_loss", critic_loss, CRITIC_LOSSES)
+        check_positive("huber_delta", huber_delta)
         if not clip_range > 0:
             raise ValueError(f"clip_range must be > 0, got {clip_range!r}")
         if not (isinstance(ent_coef, (int, float, np.number)) and 0 <= ent_coef < np.inf):
@@ -262,6 +268,7 @@ class ADPO(OffPolicyAlgorithm):
         self.scorer = scorer
         self.clip_range = clip_range
         self.critic_loss = critic_loss
+        self.huber_delta = float(huber_delta)
         self.ent_coef = float(ent_coef)
         self.exploration_floor = exploration_floor if callable(exploration_floor) else float(exploration_floor)
         self._anchor_updates = 0
@@ -519,8 +526,8 @@ class ADPO(OffPolicyAlgorithm):
             current_q = [q.gather(1, index) for q in self.critic(obs)]
         else:
             current_q = list(self.critic(obs, actions))
-        td_loss = CRITIC_LOSSES[self.critic_loss]
-        critic_loss = 0.5 * sum(td_loss(q, td_target) for q in current_q)
+        td_kwargs = {"delta": self.huber_delta} if self.critic_loss == "huber" else {}
+        critic_loss = 0.5 * sum(CRITIC_LOSSES[self.critic_loss](q, td_target, **td_kwargs) for q in current_q)
         self.critic.optimizer.zero_grad()
         critic_loss.backward()  # type: ignore[union-attr]
         self.critic.optimizer.step()

@@ -14,15 +14,33 @@ def _batch_with_an_outlier(outlier: float, device: th.device) -> ReplayBufferSam
     return ReplayBufferSamples(zeros, th.zeros(4, 1, device=device), zeros, th.zeros(4, 1, device=device), rewards)
 
 
-@pytest.mark.parametrize("critic_loss, low, high", [("mse", 2.4e5, 2.6e5), ("huber", 240.0, 260.0)])
-def test_td_loss_of_a_reward_outlier(critic_loss: str, low: float, high: float) -> None:
-    model = ADPO("MlpPolicy", "Pendulum-v1", critic_loss=critic_loss, seed=0)
+@pytest.mark.parametrize(
+    "critic_loss, huber_delta, low, high",
+    [("mse", 1.0, 2.4e5, 2.6e5), ("huber", 1.0, 240.0, 260.0), ("huber", 0.1, 24.0, 26.0)],
+)
+def test_td_loss_of_a_reward_outlier(critic_loss: str, huber_delta: float, low: float, high: float) -> None:
+    model = ADPO("MlpPolicy", "Pendulum-v1", critic_loss=critic_loss, huber_delta=huber_delta, seed=0)
     # Untrained critics give Q ~ 0, so the TD error is ~1000 on one of four samples: MSE ~ 1000**2 / 4,
-    # Huber (delta 1) ~ (1000 - 0.5) / 4; both critics' losses are averaged.
+    # Huber ~ delta * (1000 - delta / 2) / 4; both critics' losses are averaged.
     loss = model._critic_step(_batch_with_an_outlier(1000.0, model.device)).item()
     assert low < loss < high
 
 
+def test_huber_delta_bounds_the_outliers_gradient() -> None:
+    """Past ``huber_delta`` a TD error pulls the critic by ``delta`` per sample however large it is."""
+    grads = {}
+    for delta in (1.0, 0.1):
+        for outlier in (100.0, 1000.0):
+            model = ADPO("MlpPolicy", "Pendulum-v1", critic_loss="huber", huber_delta=delta, seed=0)
+            model._critic_step(_batch_with_an_outlier(outlier, model.device))
+            grads[delta, outlier] = th.cat([p.grad.flatten() for p in model.critic.parameters() if p.grad is not None])
+    for delta in (1.0, 0.1):
+        assert th.allclose(grads[delta, 100.0], grads[delta, 1000.0], atol=1e-6)
+    # The outlier's pull scales with delta (the other three TD errors are near zero, inside both quadratic zones).
+    assert grads[0.1, 1000.0].norm() < 0.2 * grads[1.0, 1000.0].norm()
+
+
 def test_critic_loss_is_saved_with_the_model(tmp_path) -> None:
-    ADPO("MlpPolicy", "Pendulum-v1", critic_loss="huber", seed=0).save(tmp_path / "model.zip")
-    assert ADPO.load(tmp_path / "model.zip").critic_loss == "huber"
+    ADPO("MlpPolicy", "Pendulum-v1", critic_loss="huber", huber_delta=0.1, seed=0).save(tmp_path / "model.zip")
+    loaded = ADPO.load(tmp_path / "model.zip")
+    assert (loaded.critic_loss, loaded.huber_delta) == ("huber", 0.1)
