@@ -134,7 +134,8 @@ class ADPO(OffPolicyAlgorithm):
         heavy-tailed noise pull the critic with a bounded gradient)
     :param huber_delta: where the ``"huber"`` TD loss turns from quadratic to linear (> 0; 1, the default, is smooth L1).
         A value near the scale of the reward noise bounds the pull of every noisy transition, not only of the rare
-        outliers, so the critic tends to the median return rather than the mean (the same for symmetric noise)
+        outliers, and moves the critic's fit from the mean return towards the median; it also slows the fit of large,
+        true TD errors (0.1 was behind 1 on noisy CartPole-v1 and no help on noisy Acrobot-v1: docs/BENCHMARKS.md)
     :param ent_coef: weight of an entropy bonus in the actor's loss (>= 0; 0, the default, is the ADPO objective alone):
         ``loss - ent_coef * H(pi(.|s))``, with ``H`` the categorical entropy, or for Box spaces the pre-squash
         Gaussian's. Fitting the few preferred candidates of each group narrows a Gaussian policy a little at every step
