@@ -44,3 +44,11 @@ def test_critic_loss_is_saved_with_the_model(tmp_path) -> None:
     ADPO("MlpPolicy", "Pendulum-v1", critic_loss="huber", huber_delta=0.1, seed=0).save(tmp_path / "model.zip")
     loaded = ADPO.load(tmp_path / "model.zip")
     assert (loaded.critic_loss, loaded.huber_delta) == ("huber", 0.1)
+
+
+def test_model_saved_without_huber_delta_loads_with_smooth_l1(tmp_path) -> None:
+    """A model saved before ``huber_delta`` existed has no such entry in its data: it loads with delta 1."""
+    model = ADPO("MlpPolicy", "Pendulum-v1", critic_loss="huber", huber_delta=0.1, seed=0)
+    del model.huber_delta  # the instance value; what is left is the class's default
+    model.save(tmp_path / "model.zip", exclude=["huber_delta"])
+    assert ADPO.load(tmp_path / "model.zip").huber_delta == 1.0
